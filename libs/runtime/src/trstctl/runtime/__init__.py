@@ -1,0 +1,1 @@
+"""Process runtime: settings, logging, embedded NATS/PostgreSQL, the `trstctl` CLI."""
