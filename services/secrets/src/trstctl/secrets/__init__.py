@@ -1,0 +1,1 @@
+"""The secrets service: encrypted, versioned secret store (filled in by its own issue)."""
