@@ -1,0 +1,137 @@
+"""Command payloads of ``trstctl.cmd.issuer.<name>``: frozen, strict about unknown fields.
+
+Ids that a client may choose (``owner_id``, ``identity_id``) default to a fresh UUIDv7,
+so ``decide`` stays deterministic: the id is part of the command, not invented inside.
+``idempotency_key`` lets a client retry safely: a replay returns the first result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from trstctl.events.ids import uuid7
+from trstctl.issuer.ca import KeyAlgorithm
+from trstctl.issuer.events import IdentityKind, OwnerKind, RevocationReason
+from trstctl.issuer.profiles import CertificateProfile
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+def _new_id() -> str:
+    return uuid7().hex
+
+
+class Command(BaseModel):
+    """Base of every issuer command."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class CreateOwner(Command):
+    owner_id: Id = Field(default_factory=_new_id)
+    name: Name
+    kind: OwnerKind
+    description: Text | None = None
+    contact: Text | None = None
+
+
+class UpdateOwner(Command):
+    """Fields left ``None`` keep their value."""
+
+    owner_id: Id
+    name: Name | None = None
+    kind: OwnerKind | None = None
+    description: Text | None = None
+    contact: Text | None = None
+
+
+class DeleteOwner(Command):
+    owner_id: Id
+
+
+class DefineProfile(Command):
+    profile: CertificateProfile
+
+
+class InitializeCa(Command):
+    algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256
+    root_ttl_days: int = Field(default=3650, gt=0, le=36500)
+    issuing_ttl_days: int = Field(default=1825, gt=0, le=36500)
+
+
+class RequestIdentity(Command):
+    identity_id: Id = Field(default_factory=_new_id)
+    owner_id: Id
+    kind: IdentityKind = IdentityKind.X509_CERTIFICATE
+    profile: Id = "default"
+    common_name: Name | None = None
+    dns_names: tuple[Name, ...] = ()
+    ip_addresses: tuple[Name, ...] = ()
+    ttl_seconds: int | None = Field(default=None, gt=0)
+
+
+class _Issue(Command):
+    """Issuance input: a PEM/DER CSR, or none for a server-generated key (of
+    ``key_algorithm``, else the profile's ``generated_key_algorithm``)."""
+
+    identity_id: Id
+    csr_pem: Annotated[str, Field(max_length=65536)] | None = None
+    key_algorithm: KeyAlgorithm | None = None
+    ttl_seconds: int | None = Field(default=None, gt=0)
+
+
+class IssueCertificate(_Issue):
+    """``requested -> issued``."""
+
+
+class CompleteRenewal(_Issue):
+    """``renewing -> deployed``, with a new certificate."""
+
+
+class MarkDeployed(Command):
+    """``issued -> deployed``."""
+
+    identity_id: Id
+    target: Text | None = None
+
+
+class StartRenewal(Command):
+    """``deployed -> renewing``."""
+
+    identity_id: Id
+    reason: Text | None = None
+
+
+class RevokeIdentity(Command):
+    """``issued|deployed|renewing -> revoked``."""
+
+    identity_id: Id
+    reason: RevocationReason = RevocationReason.UNSPECIFIED
+
+
+class RetireIdentity(Command):
+    """``revoked -> retired`` (terminal)."""
+
+    identity_id: Id
+
+
+# Wire name (``trstctl.cmd.issuer.<name>``) -> payload model, for the handlers.
+COMMANDS: dict[str, type[Command]] = {
+    "create_owner": CreateOwner,
+    "update_owner": UpdateOwner,
+    "delete_owner": DeleteOwner,
+    "define_profile": DefineProfile,
+    "initialize_ca": InitializeCa,
+    "request_identity": RequestIdentity,
+    "issue_certificate": IssueCertificate,
+    "mark_deployed": MarkDeployed,
+    "start_renewal": StartRenewal,
+    "complete_renewal": CompleteRenewal,
+    "revoke_identity": RevokeIdentity,
+    "retire_identity": RetireIdentity,
+}
