@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-
 from trstctl.events.envelope import EventEnvelope
 from trstctl.events.errors import DecodeError, UnknownEventType
 from trstctl.events.registry import REGISTRY, EventRegistry

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client as NatsClient
-
 from trstctl.events.errors import StoreUnavailable, UnsupportedServer
 
 MINIMUM_SERVER_VERSION = (2, 10, 0)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from trstctl.events.ids import uuid7
 from trstctl.events.registry import EventData
 from trstctl.events.subjects import event_subject, token

@@ -63,7 +63,7 @@ class StoreUnavailable(EventsError):
 
 
 class StreamConfigConflict(EventsError):
-    """An existing stream's configuration differs from what trstctl needs; never silently changed."""
+    """An existing stream's configuration conflicts with ours; never silently changed."""
 
     code = "stream_config_conflict"
 

@@ -109,3 +109,43 @@ class CommandBus(Protocol):
     ) -> CommandServer:
         """Serve ``handlers`` for ``service`` in the service's queue group."""
         ...
+
+
+EventHandler = Callable[[StoredEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How a durable consumer retries. Attempt ``n`` (1-based) that fails with a retryable
+    error is redelivered after ``backoff[n-1]`` seconds (the last value repeats); after
+    ``max_deliver`` attempts the event is terminated and logged, never silently dropped."""
+
+    max_deliver: int = 5
+    backoff: tuple[float, ...] = (0.2, 1.0, 5.0, 30.0)
+    ack_wait: float = 30.0
+    batch: int = 256
+
+    def delay_after(self, attempt: int) -> float:
+        return self.backoff[min(attempt, len(self.backoff)) - 1] if self.backoff else 0.0
+
+
+class Subscription(Protocol):
+    async def stop(self) -> None: ...
+
+
+class EventSubscriber(Protocol):
+    """Durable, at-least-once delivery of stored events to a handler."""
+
+    async def subscribe(
+        self,
+        durable: str,
+        filter_subjects: Sequence[str],
+        handler: EventHandler,
+        *,
+        policy: DeliveryPolicy = ...,
+    ) -> Subscription:
+        """Deliver every matching event (from the start of the stream, then live) to
+        ``handler``, resuming where the durable ``durable`` left off. Outcomes: return →
+        ack; ``PoisonEvent`` or undecodable bytes → terminate + log; any other exception →
+        retry with backoff up to ``policy.max_deliver`` attempts."""
+        ...

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
-
 from trstctl.events.errors import StreamConfigConflict
 from trstctl.events.subjects import ALL_EVENTS
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-
 from trstctl.events.errors import EventsError, UnknownEventType
 
 JsonDict = dict[str, Any]

@@ -55,3 +55,14 @@ def command_subject(service: str, name: str) -> str:
 def service_commands(service: str) -> str:
     """Wildcard for every command of one service."""
     return f"{COMMAND_PREFIX}.{token(service, 'service')}.*"
+
+
+def subject_matches(filter_subject: str, subject: str) -> bool:
+    """NATS wildcard matching: ``*`` is one token, a trailing ``>`` one or more."""
+    wanted, have = filter_subject.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(have) > index
+        if index >= len(have) or (part != "*" and part != have[index]):
+            return False
+    return len(have) == len(wanted)
