@@ -91,7 +91,7 @@ def describe_public_key(key: object) -> KeyInfo:
     )
 
 
-def _signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None  # Ed25519 hashes internally
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
@@ -203,7 +203,7 @@ def _ca_cert(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), critical=False
         )
-        .sign(signing_key, _signature_hash(signing_key))
+        .sign(signing_key, signature_hash(signing_key))
     )
 
 
@@ -404,7 +404,7 @@ class CaSigner:
                 x509.SubjectAlternativeName(sans), critical=not spec.common_name
             )
         key = self._ca.issuing_key
-        cert = builder.sign(key, _signature_hash(key))
+        cert = builder.sign(key, signature_hash(key))
         return SignedLeaf(
             certificate_der=cert.public_bytes(serialization.Encoding.DER),
             serial=serial_hex(cert.serial_number),

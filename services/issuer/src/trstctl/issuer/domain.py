@@ -1,0 +1,620 @@
+"""The issuer's rules, pure: state dataclasses, ``decide_*`` (state + command -> events)
+and ``evolve_*`` (state + event -> state). No I/O, no clock, no randomness of its own:
+``now`` is passed in and signing is a ``LeafSigner`` capability passed in, so a test
+can run every rule with a fake signer and a fixed time.
+
+How a handler uses it: load the aggregate (replay its subject, ``evolve_*``), call
+``decide_*``, append ``decision.events`` with the loaded sequence as the expected one,
+reply with a view (``trstctl.issuer.views``). On a ``ConcurrencyConflict`` it reloads
+and decides again: the second writer then meets the new state (e.g. ``issued``) and is
+refused, or recognises its own idempotency key and returns the first result.
+
+A ``Decision`` with no events and ``replayed=True`` means "already done": the handler
+appends nothing and replies with the current state.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from trstctl.events.registry import EventData
+from trstctl.issuer import events as ev
+from trstctl.issuer.ca import (
+    LeafSpec,
+    SignedLeaf,
+    TenantCa,
+    algorithm_info,
+    csr_names,
+    describe_public_key,
+    fingerprint_sha256,
+    parse_csr,
+)
+from trstctl.issuer.commands import (
+    CompleteRenewal,
+    CreateOwner,
+    DefineProfile,
+    DeleteOwner,
+    InitializeCa,
+    IssueCertificate,
+    MarkDeployed,
+    RequestIdentity,
+    RetireIdentity,
+    RevokeIdentity,
+    StartRenewal,
+    UpdateOwner,
+)
+from trstctl.issuer.errors import (
+    CaAlreadyInitialized,
+    CaNotInitialized,
+    IdempotencyKeyReused,
+    IdentityExists,
+    IdentityNotFound,
+    InvalidTransition,
+    OwnerExists,
+    OwnerNameTaken,
+    OwnerNotFound,
+    ProfileNotFound,
+    ProfileViolation,
+    TenantMismatch,
+    TtlExceedsMaximum,
+)
+from trstctl.issuer.profiles import (
+    DEFAULT_PROFILE,
+    CertificateProfile,
+    check_dns_name,
+    check_key,
+    check_names,
+    default_profile,
+    validity,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What ``decide_*`` returns. ``private_key_pem`` (a server-generated leaf key) goes
+    into the one reply and nowhere else; it is kept out of ``repr``."""
+
+    events: tuple[EventData, ...] = ()
+    private_key_pem: str | None = field(default=None, repr=False)
+    replayed: bool = False
+
+
+def _replayed(seen: Mapping[str, str], key: str | None, event_type: str) -> bool:
+    """True if ``key`` already produced an ``event_type`` event on this aggregate; a key
+    reused for a different command is refused rather than silently ignored."""
+    if key is None or key not in seen:
+        return False
+    if seen[key] != event_type:
+        raise IdempotencyKeyReused(
+            f"idempotency key already used for {seen[key]}", idempotency_key=key, used_for=seen[key]
+        )
+    return True
+
+
+def _remember(seen: Mapping[str, str], event: EventData) -> Mapping[str, str]:
+    key = getattr(event, "idempotency_key", None)
+    return {**seen, key: event.event_type} if key else seen
+
+
+# --- owners ---------------------------------------------------------------------------
+# Names are unique per tenant, and uniqueness across aggregates cannot be checked
+# atomically on an append-only log. So all owners of a tenant form one aggregate (the
+# owner directory, one subject): the name check and the append share one expected
+# sequence, and two concurrent "create web" commands give one owner and one conflict.
+# Owners change rarely, so one subject per tenant is no bottleneck; a check against a
+# projection would be eventually consistent and let duplicates through.
+
+
+@dataclass(frozen=True)
+class Owner:
+    owner_id: str
+    name: str
+    kind: ev.OwnerKind
+    description: str | None = None
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnerDirectory:
+    owners: Mapping[str, Owner] = field(default_factory=dict)
+    idempotency: Mapping[str, str] = field(default_factory=dict)
+
+    def by_name(self, name: str) -> Owner | None:
+        wanted = owner_name_key(name)
+        return next((o for o in self.owners.values() if owner_name_key(o.name) == wanted), None)
+
+
+def owner_name_key(name: str) -> str:
+    """Names compare case-insensitively with whitespace collapsed: "Web Team" == "web  team"."""
+    return " ".join(name.split()).casefold()
+
+
+def decide_owner(
+    state: OwnerDirectory, command: CreateOwner | UpdateOwner | DeleteOwner
+) -> Decision:
+    """Create, update or delete an owner; a name is taken while any other owner has it."""
+    key = command.idempotency_key
+    if isinstance(command, CreateOwner):
+        if _replayed(state.idempotency, key, ev.OwnerCreated.event_type):
+            return Decision(replayed=True)
+        if command.owner_id in state.owners:
+            raise OwnerExists(f"owner {command.owner_id} exists", owner_id=command.owner_id)
+        name = " ".join(command.name.split())
+        _check_name_free(state, name, command.owner_id)
+        return Decision(
+            (
+                ev.OwnerCreated(
+                    owner_id=command.owner_id,
+                    name=name,
+                    kind=command.kind,
+                    description=command.description,
+                    contact=command.contact,
+                    idempotency_key=key,
+                ),
+            )
+        )
+    event_type = (
+        ev.OwnerUpdated if isinstance(command, UpdateOwner) else ev.OwnerDeleted
+    ).event_type
+    if _replayed(state.idempotency, key, event_type):
+        return Decision(replayed=True)
+    owner = state.owners.get(command.owner_id)
+    if owner is None:
+        raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
+    if isinstance(command, DeleteOwner):
+        return Decision(
+            (ev.OwnerDeleted(owner_id=owner.owner_id, name=owner.name, idempotency_key=key),)
+        )
+    name = " ".join(command.name.split()) if command.name is not None else owner.name
+    _check_name_free(state, name, owner.owner_id)
+    return Decision(
+        (
+            ev.OwnerUpdated(
+                owner_id=owner.owner_id,
+                name=name,
+                kind=command.kind or owner.kind,
+                description=command.description
+                if command.description is not None
+                else owner.description,
+                contact=command.contact if command.contact is not None else owner.contact,
+                idempotency_key=key,
+            ),
+        )
+    )
+
+
+def _check_name_free(state: OwnerDirectory, name: str, owner_id: str) -> None:
+    holder = state.by_name(name)
+    if holder is not None and holder.owner_id != owner_id:
+        raise OwnerNameTaken(f"owner name {name!r} is taken", name=name, owner_id=holder.owner_id)
+
+
+def evolve_owner(state: OwnerDirectory, event: EventData) -> OwnerDirectory:
+    owners = dict(state.owners)
+    if isinstance(event, ev.OwnerCreated | ev.OwnerUpdated):
+        owners[event.owner_id] = Owner(
+            event.owner_id, event.name, event.kind, event.description, event.contact
+        )
+    elif isinstance(event, ev.OwnerDeleted):
+        owners.pop(event.owner_id, None)
+    return OwnerDirectory(owners, _remember(state.idempotency, event))
+
+
+# --- identities -----------------------------------------------------------------------
+
+
+class IdentityStatus(StrEnum):
+    REQUESTED = "requested"
+    ISSUED = "issued"
+    DEPLOYED = "deployed"
+    RENEWING = "renewing"
+    REVOKED = "revoked"
+    RETIRED = "retired"
+
+
+S = IdentityStatus
+# The lifecycle, whole: each edge and the one command that walks it. Anything else is
+# ``invalid_transition``. ``renewing -> deployed`` issues the replacement certificate.
+EDGES: Mapping[tuple[IdentityStatus | None, IdentityStatus], str] = {
+    (None, S.REQUESTED): "request_identity",
+    (S.REQUESTED, S.ISSUED): "issue_certificate",
+    (S.ISSUED, S.DEPLOYED): "mark_deployed",
+    (S.DEPLOYED, S.RENEWING): "start_renewal",
+    (S.RENEWING, S.DEPLOYED): "complete_renewal",
+    (S.ISSUED, S.REVOKED): "revoke_identity",
+    (S.DEPLOYED, S.REVOKED): "revoke_identity",
+    (S.RENEWING, S.REVOKED): "revoke_identity",
+    (S.REVOKED, S.RETIRED): "retire_identity",
+}
+
+
+@dataclass(frozen=True)
+class CertificateRef:
+    serial: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    ca_id: str
+    certificate_der: str  # base64
+
+
+@dataclass(frozen=True)
+class IdentityState:
+    identity_id: str
+    status: IdentityStatus | None = None
+    kind: ev.IdentityKind = ev.IdentityKind.X509_CERTIFICATE
+    owner_id: str = ""
+    profile: str = DEFAULT_PROFILE
+    common_name: str | None = None
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    ttl_seconds: int | None = None
+    current: CertificateRef | None = None
+    certificates: tuple[CertificateRef, ...] = ()
+    revocation_reason: ev.RevocationReason | None = None
+    revoked_at: datetime | None = None
+    idempotency: Mapping[str, str] = field(default_factory=dict)
+
+
+class LeafSigner(Protocol):
+    """The signing capability ``decide_identity`` is handed (``ca.CaSigner`` for real)."""
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def ca_id(self) -> str: ...
+
+    @property
+    def not_after(self) -> datetime: ...
+
+    def sign(self, spec: LeafSpec) -> SignedLeaf: ...
+
+
+@dataclass(frozen=True)
+class IdentityContext:
+    """What a decision on an identity may consult besides its own state: the tenant,
+    the time, the identity's (current) profile, the owners, and the signer."""
+
+    tenant: str
+    now: datetime
+    profile: CertificateProfile | None = None
+    owners: OwnerDirectory | None = None
+    signer: LeafSigner | None = None
+
+
+IdentityCommand = (
+    RequestIdentity
+    | IssueCertificate
+    | MarkDeployed
+    | StartRenewal
+    | CompleteRenewal
+    | RevokeIdentity
+    | RetireIdentity
+)
+_TARGET: Mapping[type[IdentityCommand], tuple[IdentityStatus, type[EventData], str]] = {
+    RequestIdentity: (S.REQUESTED, ev.IdentityRequested, "request_identity"),
+    IssueCertificate: (S.ISSUED, ev.IdentityIssued, "issue_certificate"),
+    MarkDeployed: (S.DEPLOYED, ev.IdentityDeployed, "mark_deployed"),
+    StartRenewal: (S.RENEWING, ev.IdentityRenewalStarted, "start_renewal"),
+    CompleteRenewal: (S.DEPLOYED, ev.IdentityRenewed, "complete_renewal"),
+    RevokeIdentity: (S.REVOKED, ev.IdentityRevoked, "revoke_identity"),
+    RetireIdentity: (S.RETIRED, ev.IdentityRetired, "retire_identity"),
+}
+
+
+def decide_identity(
+    state: IdentityState, command: IdentityCommand, ctx: IdentityContext
+) -> Decision:
+    """Walk one lifecycle edge, producing exactly one event, or raise a typed error and
+    produce none. A replayed idempotency key returns ``replayed`` with no event."""
+    target, event_model, via = _TARGET[type(command)]
+    key = command.idempotency_key
+    if _replayed(state.idempotency, key, event_model.event_type):
+        return Decision(replayed=True)
+    if isinstance(command, RequestIdentity):
+        if state.status is not None:
+            raise IdentityExists(
+                f"identity {state.identity_id} exists", identity_id=state.identity_id
+            )
+        return Decision((_request(state, command, ctx),))
+    if state.status is None:
+        raise IdentityNotFound(f"no identity {state.identity_id}", identity_id=state.identity_id)
+    if EDGES.get((state.status, target)) != via:
+        raise InvalidTransition(
+            state.status.value, target.value, via=via, identity_id=state.identity_id
+        )
+    if isinstance(command, IssueCertificate | CompleteRenewal):
+        return _issue(state, command, ctx)
+    current = state.current
+    assert current is not None  # every state the remaining edges leave holds a certificate
+    if isinstance(command, MarkDeployed):
+        event: EventData = ev.IdentityDeployed(
+            identity_id=state.identity_id,
+            serial=current.serial,
+            target=command.target,
+            idempotency_key=key,
+        )
+    elif isinstance(command, StartRenewal):
+        event = ev.IdentityRenewalStarted(
+            identity_id=state.identity_id,
+            serial=current.serial,
+            reason=command.reason,
+            idempotency_key=key,
+        )
+    elif isinstance(command, RevokeIdentity):
+        event = ev.IdentityRevoked(
+            identity_id=state.identity_id,
+            ca_id=current.ca_id,
+            serials=_still_valid_serials(state, ctx.now),
+            reason=command.reason,
+            revoked_at=ctx.now,
+            idempotency_key=key,
+        )
+    else:
+        event = ev.IdentityRetired(identity_id=state.identity_id, idempotency_key=key)
+    return Decision((event,))
+
+
+def _still_valid_serials(state: IdentityState, now: datetime) -> tuple[str, ...]:
+    """Revoking an identity revokes every certificate of it that has not yet expired,
+    not just the current one: a superseded certificate may still be deployed somewhere."""
+    return tuple(c.serial for c in state.certificates if c.not_after > now)
+
+
+def _require_profile(ctx: IdentityContext, name: str) -> CertificateProfile:
+    if ctx.profile is None or ctx.profile.name != name:
+        raise ProfileNotFound(f"no certificate profile {name!r}", profile=name)
+    return ctx.profile
+
+
+def _request(state: IdentityState, command: RequestIdentity, ctx: IdentityContext) -> EventData:
+    """A new identity names an existing owner and only names its profile allows; the
+    common name, if any, is a DNS name that is also put among the SANs."""
+    if ctx.owners is None or command.owner_id not in ctx.owners.owners:
+        raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
+    profile = _require_profile(ctx, command.profile)
+    cn = check_dns_name(profile, command.common_name) if command.common_name else None
+    dns, ips = check_names(
+        profile, (*((cn,) if cn else ()), *command.dns_names), command.ip_addresses
+    )
+    if command.ttl_seconds is not None and command.ttl_seconds > profile.max_ttl_seconds:
+        raise TtlExceedsMaximum(
+            f"TTL {command.ttl_seconds}s exceeds the maximum of {profile.max_ttl_seconds}s",
+            rule="ttl_exceeds_maximum",
+            requested_seconds=command.ttl_seconds,
+            maximum_seconds=profile.max_ttl_seconds,
+        )
+    return ev.IdentityRequested(
+        identity_id=state.identity_id,
+        kind=command.kind,
+        owner_id=command.owner_id,
+        profile=profile.name,
+        common_name=cn,
+        dns_names=dns,
+        ip_addresses=ips,
+        ttl_seconds=command.ttl_seconds,
+        idempotency_key=command.idempotency_key,
+    )
+
+
+def _issue(
+    state: IdentityState, command: IssueCertificate | CompleteRenewal, ctx: IdentityContext
+) -> Decision:
+    """Sign the identity's certificate (first issue or renewal). The names are re-checked
+    against the profile as it is now, which may have been tightened since the request; a
+    CSR may ask for no name the identity was not granted and must carry an allowed key."""
+    signer = ctx.signer
+    if signer is None:
+        raise CaNotInitialized(f"tenant {ctx.tenant} has no CA yet", tenant=ctx.tenant)
+    if signer.tenant != ctx.tenant:
+        raise TenantMismatch(
+            f"the CA of tenant {signer.tenant!r} does not sign for tenant {ctx.tenant!r}",
+            ca_tenant=signer.tenant,
+            tenant=ctx.tenant,
+        )
+    profile = _require_profile(ctx, state.profile)
+    dns, ips = check_names(profile, state.dns_names, state.ip_addresses)
+    public_key = None
+    generate = None
+    if command.csr_pem is not None:
+        csr = parse_csr(command.csr_pem)
+        check_key(profile, describe_public_key(csr.public_key()))
+        cn, csr_dns, csr_ips = csr_names(csr)
+        asked = {check_dns_name(profile, n) for n in (*csr_dns, *((cn,) if cn else ()))}
+        extra = sorted(asked - set(dns)) + sorted(set(csr_ips) - set(ips))
+        if extra:
+            raise ProfileViolation(
+                "the CSR asks for names this identity was not granted",
+                rule="csr_name_not_requested",
+                value=extra,
+            )
+        public_key = csr.public_key()
+    else:
+        generate = command.key_algorithm or profile.generated_key_algorithm
+        check_key(profile, algorithm_info(generate))
+    not_before, not_after = validity(
+        profile,
+        now=ctx.now,
+        ttl_seconds=command.ttl_seconds or state.ttl_seconds,
+        ca_not_after=signer.not_after,
+    )
+    leaf = signer.sign(
+        LeafSpec(
+            tenant=ctx.tenant,
+            common_name=state.common_name,
+            dns_names=dns,
+            ip_addresses=ips,
+            not_before=not_before,
+            not_after=not_after,
+            key_usages=profile.key_usages,
+            server_auth=profile.server_auth,
+            client_auth=profile.client_auth,
+            public_key=public_key,
+            generate=generate,
+        )
+    )
+    model = ev.IdentityRenewed if isinstance(command, CompleteRenewal) else ev.IdentityIssued
+    event = model(
+        identity_id=state.identity_id,
+        ca_id=leaf.ca_id,
+        certificate_der=base64.b64encode(leaf.certificate_der).decode(),
+        serial=leaf.serial,
+        fingerprint_sha256=leaf.fingerprint_sha256,
+        not_before=leaf.not_before,
+        not_after=leaf.not_after,
+        common_name=state.common_name,
+        dns_names=dns,
+        ip_addresses=ips,
+        key_algorithm=leaf.key_algorithm,
+        key_source="csr" if public_key is not None else "generated",
+        profile=profile.name,
+        replaces=state.current.serial if model is ev.IdentityRenewed and state.current else None,
+        idempotency_key=command.idempotency_key,
+    )
+    return Decision((event,), private_key_pem=leaf.private_key_pem)
+
+
+def evolve_identity(state: IdentityState, event: EventData) -> IdentityState:
+    """Apply one identity event (the edge it names) to the state."""
+    seen = _remember(state.idempotency, event)
+    if isinstance(event, ev.IdentityRequested):
+        return replace(
+            state,
+            status=S.REQUESTED,
+            kind=event.kind,
+            owner_id=event.owner_id,
+            profile=event.profile,
+            common_name=event.common_name,
+            dns_names=event.dns_names,
+            ip_addresses=event.ip_addresses,
+            ttl_seconds=event.ttl_seconds,
+            idempotency=seen,
+        )
+    if isinstance(event, ev.CERTIFICATE_EVENTS):
+        cert = CertificateRef(
+            event.serial,
+            event.fingerprint_sha256,
+            event.not_before,
+            event.not_after,
+            event.ca_id,
+            event.certificate_der,
+        )
+        status = S.DEPLOYED if isinstance(event, ev.IdentityRenewed) else S.ISSUED
+        return replace(
+            state,
+            status=status,
+            current=cert,
+            certificates=(*state.certificates, cert),
+            idempotency=seen,
+        )
+    if isinstance(event, ev.IdentityDeployed):
+        return replace(state, status=S.DEPLOYED, idempotency=seen)
+    if isinstance(event, ev.IdentityRenewalStarted):
+        return replace(state, status=S.RENEWING, idempotency=seen)
+    if isinstance(event, ev.IdentityRevoked):
+        return replace(
+            state,
+            status=S.REVOKED,
+            revocation_reason=event.reason,
+            revoked_at=event.revoked_at,
+            idempotency=seen,
+        )
+    if isinstance(event, ev.IdentityRetired):
+        return replace(state, status=S.RETIRED, idempotency=seen)
+    return state
+
+
+# --- the tenant CA --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaState:
+    initialized: ev.CaInitialized | None = None
+    idempotency: Mapping[str, str] = field(default_factory=dict)
+
+
+def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: TenantCa) -> Decision:
+    """Record a tenant's CA hierarchy once. ``built`` is made by the handler (key
+    generation is slow and random, so it stays out of here); only its public
+    certificates enter the event. A CA built for another tenant is refused."""
+    if _replayed(state.idempotency, command.idempotency_key, ev.CaInitialized.event_type):
+        return Decision(replayed=True)
+    if state.initialized is not None:
+        raise CaAlreadyInitialized(
+            f"tenant {tenant} already has CA {state.initialized.ca_id}",
+            ca_id=state.initialized.ca_id,
+        )
+    built.check_tenant(tenant)
+    return Decision(
+        (
+            ev.CaInitialized(
+                ca_id=built.ca_id,
+                algorithm=built.algorithm.value,
+                root_certificate_der=_b64_der(built.root_cert),
+                issuing_certificate_der=_b64_der(built.issuing_cert),
+                root_fingerprint_sha256=fingerprint_sha256(built.root_cert),
+                issuing_fingerprint_sha256=fingerprint_sha256(built.issuing_cert),
+                not_after=built.not_after,
+                idempotency_key=command.idempotency_key,
+            ),
+        )
+    )
+
+
+def _b64_der(cert: x509.Certificate) -> str:
+    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
+
+
+def evolve_ca(state: CaState, event: EventData) -> CaState:
+    if isinstance(event, ev.CaInitialized):
+        return CaState(event, _remember(state.idempotency, event))
+    return state
+
+
+# --- profiles -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileState:
+    name: str
+    profile: CertificateProfile | None = None
+    idempotency: Mapping[str, str] = field(default_factory=dict)
+
+
+def decide_profile(state: ProfileState, command: DefineProfile) -> Decision:
+    """Define or replace a profile as a whole. Redefining it identically is a no-op (no
+    event), so re-applying a configuration does not grow the log."""
+    if command.profile.name != state.name:
+        raise ProfileViolation(
+            f"profile {command.profile.name!r} sent to aggregate {state.name!r}",
+            rule="profile_name_mismatch",
+            value=command.profile.name,
+        )
+    if _replayed(state.idempotency, command.idempotency_key, ev.ProfileDefined.event_type):
+        return Decision(replayed=True)
+    if state.profile == command.profile:
+        return Decision(replayed=True)
+    return Decision(
+        (ev.ProfileDefined(profile=command.profile, idempotency_key=command.idempotency_key),)
+    )
+
+
+def evolve_profile(state: ProfileState, event: EventData) -> ProfileState:
+    if isinstance(event, ev.ProfileDefined):
+        return ProfileState(state.name, event.profile, _remember(state.idempotency, event))
+    return state
+
+
+def effective_profile(state: ProfileState) -> CertificateProfile | None:
+    """The profile in force: the defined one, else the built-in default for ``default``."""
+    if state.profile is not None:
+        return state.profile
+    return default_profile() if state.name == DEFAULT_PROFILE else None
