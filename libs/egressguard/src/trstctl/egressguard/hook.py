@@ -339,15 +339,13 @@ def install(
         sys.addaudithook(_audit)
         _audit_hook_added = True
     _state = state
+    metrics.reset_trips(service)  # export explicit zeros from the start
     _arm_service(state, service)
 
 
 def _arm_service(state: _State, service: str) -> None:
     state.services.add(service)
     metrics.ARMED.labels(service=service).set(1 if state.policy.enabled else 0)
-    if service != state.service:
-        return
-    metrics.reset_trips(service)
 
 
 def installed_policy() -> Policy | None:
