@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from trstctl.events.bus import NatsCommandBus
 from trstctl.events.consumer import JetStreamSubscriber
 from trstctl.events.envelope import EventContext, EventEnvelope, new_event

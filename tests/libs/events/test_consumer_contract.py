@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
-
 from trstctl.events.envelope import StoredEvent
 from trstctl.events.errors import PoisonEvent, RetryableError
 from trstctl.events.ports import DeliveryPolicy
@@ -34,9 +34,10 @@ async def _inject_garbage(backend: Backend, tenant: str, raw: bytes) -> None:
         await backend.store._nc.request(subject, raw, timeout=2)
 
 
-async def _wait_for(predicate: object, timeout: float = 10.0) -> None:
+async def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     async def poll() -> None:
-        while not predicate():  # type: ignore[operator]
+        # The handlers append to plain lists; polling them keeps the tests free of plumbing.
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), timeout)
@@ -133,7 +134,7 @@ async def test_poison_is_terminated_and_consumption_continues(
 async def test_undecodable_event_never_crashes_the_consumer(
     backend: Backend, tenant: str, raw: bytes
 ) -> None:
-    """Undecodable or unknown-type bytes are terminated; the consumer goes on with the next event."""
+    """Undecodable or unknown-type bytes are terminated; the consumer goes on to the next."""
     await _inject_garbage(backend, tenant, raw)
     [seq] = await _append_notes(backend, tenant, ["after"])
     seen: list[int] = []

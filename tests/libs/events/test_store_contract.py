@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from trstctl.events.errors import ConcurrencyConflict, EventsError
 from trstctl.events.subjects import event_subject, tenant_events
 

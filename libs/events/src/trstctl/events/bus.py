@@ -19,7 +19,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError as NatsNoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-
 from trstctl.events.commands import decode_reply, dispatch, encode_request
 from trstctl.events.errors import CommandTimeout, NoResponders
 from trstctl.events.ports import CommandHandler, CommandResult
@@ -31,22 +30,33 @@ log = structlog.get_logger("trstctl.events.bus")
 class NatsCommandServer:
     """One service's command subscription; ``stop`` drains in-flight requests."""
 
-    def __init__(self, subscription: Subscription, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(
+        self, subscription: Subscription, tasks: set[asyncio.Task[None]], drain_timeout: float
+    ) -> None:
         self._subscription = subscription
         self._tasks = tasks
+        self._drain_timeout = drain_timeout
 
     async def stop(self) -> None:
+        """Stop taking requests, let in-flight ones finish (up to the drain timeout)."""
         await self._subscription.unsubscribe()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=self._drain_timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 class NatsCommandBus:
     """``CommandBus`` over one NATS connection."""
 
-    def __init__(self, nc: NatsClient, *, default_timeout: float = 5.0) -> None:
+    def __init__(
+        self, nc: NatsClient, *, default_timeout: float = 5.0, drain_timeout: float = 10.0
+    ) -> None:
         self._nc = nc
         self._default_timeout = default_timeout
+        self._drain_timeout = drain_timeout
 
     async def request(
         self,
@@ -119,4 +129,4 @@ class NatsCommandBus:
         subscription = await self._nc.subscribe(
             service_commands(service), queue=f"trstctl-{service}", cb=on_message
         )
-        return NatsCommandServer(subscription, tasks)
+        return NatsCommandServer(subscription, tasks, self._drain_timeout)

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
-
 from trstctl.events.errors import CommandError, InvalidCommand, TrstctlError, UnknownCommand
 from trstctl.events.ids import uuid7
 from trstctl.events.ports import CommandHandler, CommandRequest, CommandResult

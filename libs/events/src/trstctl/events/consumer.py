@@ -18,7 +18,6 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.envelope import StoredEvent
 from trstctl.events.outcomes import Action, outcome_for

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import structlog
-
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.commands import decode_reply, dispatch, encode_request
 from trstctl.events.envelope import EventEnvelope, StoredEvent
