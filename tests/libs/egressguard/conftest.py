@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pytest
-
 from trstctl.egressguard import Policy, hook
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import structlog
-
 from trstctl.egressguard import EgressDenied, EgressGuardError, Policy, hook, metrics
 
 AIRGAP = Policy.build(enabled=True)
@@ -277,9 +276,12 @@ def test_denial_counts_and_logs_with_caller(install_guard: Any) -> None:
     """A denial increments trips{service,reason} and logs egress.denied with the caller."""
     install_guard(AIRGAP, service="svc-a")
     assert metrics.trips("svc-a") == 0
-    with structlog.testing.capture_logs() as logs, socket.socket() as sock:
-        with pytest.raises(EgressDenied):
-            sock.connect(("8.8.8.8", 443))
+    with (
+        structlog.testing.capture_logs() as logs,
+        socket.socket() as sock,
+        pytest.raises(EgressDenied),
+    ):
+        sock.connect(("8.8.8.8", 443))
     assert metrics.trips("svc-a", "public") == 1
     assert metrics.armed("svc-a") == 1
     (entry,) = [e for e in logs if e["event"] == "egress.denied"]

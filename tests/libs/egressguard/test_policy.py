@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
 from trstctl.egressguard import Policy, Reason, classify, normalise
 
 OFF = Policy()
@@ -172,7 +171,7 @@ def test_classify_ignores_allow_lists() -> None:
 
 def test_build_rejects_invalid_cidr() -> None:
     """Policy.build refuses a malformed CIDR instead of ignoring it."""
-    with pytest.raises(ValueError, match="10.0.0.0/33"):
+    with pytest.raises(ValueError, match=r"10\.0\.0\.0/33"):
         Policy.build(enabled=True, allow_cidrs=["10.0.0.0/33"])
 
 
