@@ -18,6 +18,10 @@ from structlog.typing import Processor
 from trstctl.runtime.settings import LogFormat, Settings
 
 
+class _TrstctlHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler ``configure`` installs (recognised so a second call replaces it)."""
+
+
 def wants_json(log_format: LogFormat, stream: TextIO) -> bool:
     """Whether to render JSON: asked for, or ``auto`` on something that is not a TTY."""
     if log_format is LogFormat.AUTO:
@@ -66,10 +70,11 @@ def configure(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(out)
+    handler = _TrstctlHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    # Replace only our own handler: others (pytest's capture, say) are not ours to drop.
+    for old in [h for h in root.handlers if isinstance(h, _TrstctlHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
