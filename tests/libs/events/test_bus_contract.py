@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from pydantic import BaseModel
-
 from trstctl.events.errors import CommandError, CommandTimeout, NoResponders, TrstctlError
 from trstctl.events.ports import CommandRequest, CommandResult
 

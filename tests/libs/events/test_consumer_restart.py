@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from trstctl.events.connection import connect_nats
 from trstctl.events.consumer import JetStreamSubscriber
 from trstctl.events.envelope import StoredEvent
@@ -49,7 +48,10 @@ async def test_consumption_resumes_after_server_restart(tmp_path: Path, tenant: 
 
         subscriber = JetStreamSubscriber(nc, fetch_timeout=0.5)
         sub = await subscriber.subscribe(
-            "restart", [tenant_events(tenant)], handler, policy=DeliveryPolicy(batch=20, ack_wait=2.0)
+            "restart",
+            [tenant_events(tenant)],
+            handler,
+            policy=DeliveryPolicy(batch=20, ack_wait=2.0),
         )
         await asyncio.wait_for(half.wait(), 30)
         # Stop and start the server process (same port and store) while consuming.
