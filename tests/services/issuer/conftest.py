@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 from trstctl.issuer.ca import CaSigner, LeafSpec, SignedLeaf, TenantCa, build_tenant_ca
 from trstctl.issuer.domain import IdentityContext, OwnerDirectory, evolve_owner
@@ -64,6 +65,11 @@ def signer(acme_ca: TenantCa) -> RecordingSigner:
 
 
 @pytest.fixture(scope="session")
+def signer_for() -> Callable[[TenantCa], RecordingSigner]:
+    return RecordingSigner
+
+
+@pytest.fixture(scope="session")
 def owners() -> OwnerDirectory:
     return evolve_owner(
         OwnerDirectory(), OwnerCreated(owner_id="o1", name="Payments", kind=OwnerKind.TEAM)
@@ -100,7 +106,7 @@ def ctx_for(owners: OwnerDirectory, signer: RecordingSigner) -> Callable[..., Id
 def make_csr(
     dns_names: list[str],
     *,
-    key: ec.EllipticCurvePrivateKey | None = None,
+    key: CertificateIssuerPrivateKeyTypes | None = None,
     common_name: str | None = None,
 ) -> bytes:
     """A PEM CSR for ``dns_names`` (P-256 unless a key is given)."""
