@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 from trstctl.issuer.ca import CaSigner, LeafSpec, SignedLeaf, TenantCa, build_tenant_ca
@@ -120,7 +120,8 @@ def make_csr(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
         )
-    return builder.sign(private, hashes.SHA256()).public_bytes(Encoding.PEM)
+    algorithm = None if isinstance(private, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(private, algorithm).public_bytes(Encoding.PEM)
 
 
 @pytest.fixture(scope="session")

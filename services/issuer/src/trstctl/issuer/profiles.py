@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from trstctl.issuer.ca import KeyAlgorithm, KeyInfo, algorithm_info
 from trstctl.issuer.errors import ProfileViolation, TtlExceedsMaximum, WeakKey
 
@@ -54,14 +54,25 @@ class CertificateProfile(BaseModel):
     server_auth: bool = True
     client_auth: bool = False
 
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            domains = tuple(normalize_dns_name(d) for d in value)
+        except ProfileViolation as e:
+            raise ValueError(e.message) from None
+        if any(d.startswith("*") for d in domains):
+            raise ValueError("allowed_domains name domains, not wildcards (see allow_wildcards)")
+        return domains
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.default_ttl_seconds > self.max_ttl_seconds:
             raise ValueError("default_ttl_seconds exceeds max_ttl_seconds")
-        object.__setattr__(
-            self, "allowed_domains", tuple(normalize_dns_name(d) for d in self.allowed_domains)
-        )
-        check_key(self, algorithm_info(self.generated_key_algorithm))
+        try:
+            check_key(self, algorithm_info(self.generated_key_algorithm))
+        except ProfileViolation as e:
+            raise ValueError(f"generated_key_algorithm: {e.message}") from None
         return self
 
 

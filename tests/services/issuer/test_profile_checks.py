@@ -1,0 +1,252 @@
+"""Profile checks on request and issuance: each refusal a typed error, no event."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import ValidationError
+from trstctl.events.errors import TrstctlError
+from trstctl.issuer import events as ev
+from trstctl.issuer.ca import KeyAlgorithm, build_tenant_ca
+from trstctl.issuer.commands import IssueCertificate, RequestIdentity
+from trstctl.issuer.domain import (
+    IdentityContext,
+    IdentityState,
+    decide_identity,
+    evolve_identity,
+)
+from trstctl.issuer.profiles import CertificateProfile, default_profile, validity
+
+Ctx = Callable[..., IdentityContext]
+CsrFactory = Callable[..., bytes]
+
+
+def request(
+    ctx: IdentityContext, *dns: str, ips: tuple[str, ...] = (), ttl: int | None = None
+) -> IdentityState:
+    cmd = RequestIdentity(
+        identity_id="i1", owner_id="o1", dns_names=dns, ip_addresses=ips, ttl_seconds=ttl
+    )
+    state = IdentityState("i1")
+    for event in decide_identity(state, cmd, ctx).events:
+        state = evolve_identity(state, event)
+    return state
+
+
+def refused(call: Callable[[], object], code: str, rule: str | None = None) -> TrstctlError:
+    with pytest.raises(TrstctlError) as info:
+        call()
+    assert info.value.code == code
+    if rule is not None:
+        assert info.value.details["rule"] == rule
+    return info.value
+
+
+def test_san_outside_allowed_domains(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """A DNS SAN outside allowed_domains is profile_violation (dns_name_not_allowed)."""
+    ctx = ctx_for(example_profile)
+    err = refused(lambda: request(ctx, "api.evil.com"), "profile_violation", "dns_name_not_allowed")
+    assert err.details["value"] == "api.evil.com"
+
+
+def test_lookalike_suffix_is_not_a_subdomain(
+    ctx_for: Ctx, example_profile: CertificateProfile
+) -> None:
+    """notexample.com does not match allowed domain example.com."""
+    refused(lambda: request(ctx_for(example_profile), "notexample.com"), "profile_violation")
+
+
+def test_subdomain_needs_allow_subdomains(
+    ctx_for: Ctx, example_profile: CertificateProfile
+) -> None:
+    """Subdomains pass only with allow_subdomains; the bare domain with allow_bare_domains."""
+    strict = example_profile.model_copy(update={"allow_subdomains": False})
+    refused(lambda: request(ctx_for(strict), "a.example.com"), "profile_violation")
+    assert request(ctx_for(strict), "Example.COM.").dns_names == ("example.com",)
+    assert request(ctx_for(example_profile), "a.b.example.com").dns_names == ("a.b.example.com",)
+
+
+def test_wildcard_when_not_allowed(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """*.example.com is profile_violation (wildcard_not_allowed) unless allow_wildcards."""
+    refused(
+        lambda: request(ctx_for(example_profile), "*.example.com"),
+        "profile_violation",
+        "wildcard_not_allowed",
+    )
+    wild = example_profile.model_copy(update={"allow_wildcards": True})
+    assert request(ctx_for(wild), "*.example.com").dns_names == ("*.example.com",)
+
+
+def test_ip_san_when_not_allowed(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """An IP SAN is profile_violation (ip_sans_not_allowed) unless allow_ip_sans."""
+    ctx = ctx_for(example_profile)
+    refused(
+        lambda: request(ctx, "a.example.com", ips=("10.0.0.1",)),
+        "profile_violation",
+        "ip_sans_not_allowed",
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["-bad.example.com", "a..example.com", "a_b.example.com", "*", "a.*.example.com"]
+)
+def test_invalid_dns_names(ctx_for: Ctx, name: str) -> None:
+    """Syntactically invalid DNS names are refused even by the permissive default profile."""
+    refused(lambda: request(ctx_for(), name), "profile_violation", "invalid_dns_name")
+
+
+def test_no_names_is_refused(ctx_for: Ctx) -> None:
+    """An identity with no SAN at all is refused (no_names)."""
+    refused(lambda: request(ctx_for()), "profile_violation", "no_names")
+
+
+def test_ttl_over_maximum_on_request(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """A requested TTL above max_ttl_seconds is ttl_exceeds_maximum."""
+    ctx = ctx_for(example_profile)
+    refused(lambda: request(ctx, "a.example.com", ttl=31 * 86_400), "ttl_exceeds_maximum")
+
+
+def test_ttl_over_maximum_on_issue(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """An issue command asking for more than the profile maximum is refused, nothing signed."""
+    ctx = ctx_for(example_profile)
+    state = request(ctx, "a.example.com")
+    cmd = IssueCertificate(identity_id="i1", ttl_seconds=31 * 86_400)
+    refused(lambda: decide_identity(state, cmd, ctx), "ttl_exceeds_maximum")
+    assert ctx.signer is not None
+    assert ctx.signer.specs == []  # type: ignore[attr-defined]
+
+
+def test_ttl_never_beyond_issuing_ca(now: datetime) -> None:
+    """The default TTL is shortened to the CA's expiry; an explicit longer one is refused."""
+    ca = build_tenant_ca("acme", now=now, issuing_ttl=timedelta(days=10))
+    profile = default_profile()  # 30 days by default
+    _, not_after = validity(profile, now=now, ttl_seconds=None, ca_not_after=ca.not_after)
+    assert not_after == ca.not_after
+    refused(
+        lambda: validity(profile, now=now, ttl_seconds=20 * 86_400, ca_not_after=ca.not_after),
+        "ttl_exceeds_maximum",
+    )
+
+
+def test_csr_issuance_uses_csr_key(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """With a valid CSR the certificate carries the CSR's public key and no key is returned."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    key = ec.generate_private_key(ec.SECP256R1())
+    cmd = IssueCertificate(
+        identity_id="i1", csr_pem=csr_factory(["api.example.com"], key=key).decode()
+    )
+    decision = decide_identity(state, cmd, ctx)
+    (event,) = decision.events
+    assert isinstance(event, ev.IdentityIssued)
+    assert event.key_source == "csr"
+    assert decision.private_key_pem is None
+    cert = x509.load_der_x509_certificate(base64.b64decode(event.certificate_der))
+    assert cert.public_key() == key.public_key()
+
+
+def test_weak_rsa_key_in_csr(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """A CSR with an RSA-1024 key is weak_key, nothing signed."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weak key under test
+    cmd = IssueCertificate(
+        identity_id="i1", csr_pem=csr_factory(["api.example.com"], key=weak).decode()
+    )
+    err = refused(lambda: decide_identity(state, cmd, ctx), "weak_key")
+    assert err.details["bits"] == 1024
+    assert ctx.signer.specs == []  # type: ignore[union-attr]
+
+
+def test_key_family_not_allowed(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """Ed25519 (CSR) or RSA (generated) against an EC-only profile is profile_violation."""
+    ec_only = CertificateProfile(name="default", allow_any_name=True, allowed_key_families=("ec",))
+    ctx = ctx_for(ec_only)
+    state = request(ctx, "api.example.com")
+    csr = csr_factory(["api.example.com"], key=ed25519.Ed25519PrivateKey.generate()).decode()
+    refused(
+        lambda: decide_identity(state, IssueCertificate(identity_id="i1", csr_pem=csr), ctx),
+        "profile_violation",
+        "key_algorithm_not_allowed",
+    )
+    cmd = IssueCertificate(identity_id="i1", key_algorithm=KeyAlgorithm.RSA_3072)
+    refused(
+        lambda: decide_identity(state, cmd, ctx), "profile_violation", "key_algorithm_not_allowed"
+    )
+
+
+def test_csr_with_bad_signature(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """A CSR whose signature does not verify is csr_signature_invalid, nothing signed."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    csr = x509.load_pem_x509_csr(csr_factory(["api.example.com"]))
+    der = bytearray(csr.public_bytes(Encoding.DER))
+    der[-1] ^= 0x01  # the last byte of the signature value
+    pem = pem_armor(bytes(der))
+    cmd = IssueCertificate(identity_id="i1", csr_pem=pem)
+    refused(lambda: decide_identity(state, cmd, ctx), "csr_signature_invalid")
+    assert ctx.signer.specs == []  # type: ignore[union-attr]
+
+
+def pem_armor(der: bytes) -> str:
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+
+
+@pytest.mark.parametrize(
+    "csr",
+    [
+        "not a csr",
+        "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+        "",
+    ],
+)
+def test_malformed_csr_bytes(ctx_for: Ctx, csr: str) -> None:
+    """Bytes that are no PKCS#10 CSR are invalid_csr, nothing signed."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    refused(
+        lambda: decide_identity(state, IssueCertificate(identity_id="i1", csr_pem=csr), ctx),
+        "invalid_csr",
+    )
+
+
+def test_csr_cannot_widen_names(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """A CSR asking for a SAN the identity was not granted is profile_violation."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    csr = csr_factory(["api.example.com", "admin.example.com"]).decode()
+    err = refused(
+        lambda: decide_identity(state, IssueCertificate(identity_id="i1", csr_pem=csr), ctx),
+        "profile_violation",
+        "csr_name_not_requested",
+    )
+    assert err.details["value"] == ["admin.example.com"]
+
+
+def test_profile_tightened_after_request(ctx_for: Ctx, example_profile: CertificateProfile) -> None:
+    """Names are re-checked at issuance against the profile as it is now."""
+    state = request(ctx_for(), "api.other.org")
+    refused(
+        lambda: decide_identity(
+            state, IssueCertificate(identity_id="i1"), ctx_for(example_profile)
+        ),
+        "profile_violation",
+        "dns_name_not_allowed",
+    )
+
+
+def test_profile_model_refuses_unsafe_settings() -> None:
+    """Profiles cannot admit RSA below 2048 bits or a default TTL above the maximum."""
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", min_rsa_bits=1024)
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", default_ttl_seconds=10, max_ttl_seconds=5)
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", allowed_domains=("bad..domain",))
