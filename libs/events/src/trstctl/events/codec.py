@@ -19,9 +19,7 @@ class EventCodec:
         self.strict = strict
 
     def encode(self, envelope: EventEnvelope) -> bytes:
-        body = envelope.model_dump(mode="json", exclude={"data"})
-        body["data"] = envelope.data.model_dump(mode="json")
-        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        return envelope.model_dump_json().encode()
 
     def decode(self, raw: bytes) -> EventEnvelope:
         """Parse, upcast and validate; any failure is a ``DecodeError`` (never retried)."""

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 from trstctl.events.ids import uuid7
 from trstctl.events.registry import EventData
 from trstctl.events.subjects import event_subject, token
@@ -27,7 +27,8 @@ class EventEnvelope(BaseModel):
     actor: str
     correlation_id: str
     causation_id: str | None = None
-    data: EventData
+    # SerializeAsAny: serialise the concrete payload model, not the empty base class.
+    data: SerializeAsAny[EventData]
 
     @field_validator("occurred_at")
     @classmethod

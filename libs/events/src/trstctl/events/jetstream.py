@@ -12,11 +12,11 @@ import json
 from collections.abc import AsyncIterator, Sequence
 
 from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError as NatsNoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from trstctl.events.acks import AckMultiplexer
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.envelope import EventEnvelope, StoredEvent
 from trstctl.events.errors import ConcurrencyConflict, EventsError, StoreUnavailable
@@ -83,6 +83,7 @@ class JetStreamEventStore:
         self._stream = stream
         self._codec = codec
         self._timeout = timeout
+        self._acks = AckMultiplexer(nc, timeout)
 
     async def append(
         self, subject: str, events: Sequence[EventEnvelope], expected_last_seq: int
@@ -112,16 +113,8 @@ class JetStreamEventStore:
     async def _publish(
         self, subject: str, payload: bytes, headers: dict[str, str], expected_last_seq: int
     ) -> AppendResult:
-        # nats-py's publish_async never resolves its future when the server answers with
-        # an error (its reply handler raises instead of returning the error), so we use
-        # concurrent core requests: they pipeline just as well over one connection.
-        try:
-            reply = await self._nc.request(subject, payload, timeout=self._timeout, headers=headers)
-        except NatsNoRespondersError as e:
-            raise StoreUnavailable(f"no stream listens on {subject}", subject=subject) from e
-        except (TimeoutError, NatsTimeoutError) as e:
-            raise StoreUnavailable(f"no ack for append to {subject}", subject=subject) from e
-        return _parse_ack(reply.data, subject, expected_last_seq)
+        raw = await self._acks.publish(subject, payload, headers)
+        return _parse_ack(raw, subject, expected_last_seq)
 
     async def _find_event(self, subject: str, event_hex: str, *, after: int) -> int | None:
         """Stream sequence of the event with id ``event_hex`` on ``subject`` after ``after``."""
