@@ -21,7 +21,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
-
 from trstctl.events.connection import connect_nats
 from trstctl.events.provision import StreamSpec, ensure_stream
 from trstctl.runtime.embedded import BundledPostgres, EmbeddedNats

@@ -8,6 +8,7 @@ start-up, so a system NATS on 4222 or PostgreSQL on 5432 never collides. The sys
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -196,8 +197,9 @@ class BundledPostgres:
             argv, capture_output=True, text=True, timeout=timeout, user=self._run_as, check=False
         )
         if result.returncode != 0:
+            stderr = result.stderr.strip()
             raise EmbeddedError(
-                f"{tool} failed ({result.returncode}): {result.stderr.strip()}\n{tail(self.log_file)}"
+                f"{tool} failed ({result.returncode}): {stderr}\n{tail(self.log_file)}"
             )
 
     def _prepare_user(self) -> None:
@@ -242,10 +244,8 @@ class BundledPostgres:
     def _stop_leftover(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             # A server left behind by a crashed run would make `pg_ctl start` fail.
-            try:
+            with contextlib.suppress(EmbeddedError):
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
-            except EmbeddedError:
-                pass
 
     def start(self, timeout: float = 60.0) -> str:
         """Initialise (first run), start, and return the superuser DSN of ``postgres``."""

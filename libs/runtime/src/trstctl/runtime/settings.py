@@ -234,7 +234,7 @@ def _settings_from(environ: Mapping[str, str]) -> Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the process settings once; raise ``SettingsError`` listing every problem."""
+    """Read and validate the process settings once; ``SettingsError`` lists every problem."""
     settings, problems = settings_problems(os.environ if environ is None else environ)
     if settings is None:
         raise SettingsError(problems)
