@@ -22,48 +22,43 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from trstctl.events.registry import EventData
 from trstctl.issuer import events as ev
 from trstctl.issuer.ca import (
     LeafSpec,
     SignedLeaf,
-    TenantCa,
     algorithm_info,
     csr_names,
     describe_public_key,
-    fingerprint_sha256,
     parse_csr,
 )
 from trstctl.issuer.commands import (
     CompleteRenewal,
-    CreateOwner,
-    DefineProfile,
-    DeleteOwner,
-    InitializeCa,
     IssueCertificate,
     MarkDeployed,
     RequestIdentity,
     RetireIdentity,
     RevokeIdentity,
     StartRenewal,
-    UpdateOwner,
 )
+from trstctl.issuer.decision import Decision, remember, replayed
 from trstctl.issuer.errors import (
-    CaAlreadyInitialized,
     CaNotInitialized,
-    IdempotencyKeyReused,
     IdentityExists,
     IdentityNotFound,
     InvalidTransition,
-    OwnerExists,
-    OwnerNameTaken,
     OwnerNotFound,
     ProfileNotFound,
     ProfileViolation,
     TenantMismatch,
     TtlExceedsMaximum,
+)
+from trstctl.issuer.owners import (
+    Owner,
+    OwnerDirectory,
+    decide_owner,
+    evolve_owner,
+    owner_name_key,
 )
 from trstctl.issuer.profiles import (
     DEFAULT_PROFILE,
@@ -71,140 +66,44 @@ from trstctl.issuer.profiles import (
     check_dns_name,
     check_key,
     check_names,
-    default_profile,
     validity,
 )
+from trstctl.issuer.tenant import (
+    CaState,
+    ProfileState,
+    decide_ca,
+    decide_profile,
+    effective_profile,
+    evolve_ca,
+    evolve_profile,
+)
 
-
-@dataclass(frozen=True)
-class Decision:
-    """What ``decide_*`` returns. ``private_key_pem`` (a server-generated leaf key) goes
-    into the one reply and nowhere else; it is kept out of ``repr``."""
-
-    events: tuple[EventData, ...] = ()
-    private_key_pem: str | None = field(default=None, repr=False)
-    replayed: bool = False
-
-
-def _replayed(seen: Mapping[str, str], key: str | None, event_type: str) -> bool:
-    """True if ``key`` already produced an ``event_type`` event on this aggregate; a key
-    reused for a different command is refused rather than silently ignored."""
-    if key is None or key not in seen:
-        return False
-    if seen[key] != event_type:
-        raise IdempotencyKeyReused(
-            f"idempotency key already used for {seen[key]}", idempotency_key=key, used_for=seen[key]
-        )
-    return True
-
-
-def _remember(seen: Mapping[str, str], event: EventData) -> Mapping[str, str]:
-    key = getattr(event, "idempotency_key", None)
-    return {**seen, key: event.event_type} if key else seen
-
-
-# --- owners ---------------------------------------------------------------------------
-# Names are unique per tenant, and uniqueness across aggregates cannot be checked
-# atomically on an append-only log. So all owners of a tenant form one aggregate (the
-# owner directory, one subject): the name check and the append share one expected
-# sequence, and two concurrent "create web" commands give one owner and one conflict.
-# Owners change rarely, so one subject per tenant is no bottleneck; a check against a
-# projection would be eventually consistent and let duplicates through.
-
-
-@dataclass(frozen=True)
-class Owner:
-    owner_id: str
-    name: str
-    kind: ev.OwnerKind
-    description: str | None = None
-    contact: str | None = None
-
-
-@dataclass(frozen=True)
-class OwnerDirectory:
-    owners: Mapping[str, Owner] = field(default_factory=dict)
-    idempotency: Mapping[str, str] = field(default_factory=dict)
-
-    def by_name(self, name: str) -> Owner | None:
-        wanted = owner_name_key(name)
-        return next((o for o in self.owners.values() if owner_name_key(o.name) == wanted), None)
-
-
-def owner_name_key(name: str) -> str:
-    """Names compare case-insensitively with whitespace collapsed: "Web Team" == "web  team"."""
-    return " ".join(name.split()).casefold()
-
-
-def decide_owner(
-    state: OwnerDirectory, command: CreateOwner | UpdateOwner | DeleteOwner
-) -> Decision:
-    """Create, update or delete an owner; a name is taken while any other owner has it."""
-    key = command.idempotency_key
-    if isinstance(command, CreateOwner):
-        if _replayed(state.idempotency, key, ev.OwnerCreated.event_type):
-            return Decision(replayed=True)
-        if command.owner_id in state.owners:
-            raise OwnerExists(f"owner {command.owner_id} exists", owner_id=command.owner_id)
-        name = " ".join(command.name.split())
-        _check_name_free(state, name, command.owner_id)
-        return Decision(
-            (
-                ev.OwnerCreated(
-                    owner_id=command.owner_id,
-                    name=name,
-                    kind=command.kind,
-                    description=command.description,
-                    contact=command.contact,
-                    idempotency_key=key,
-                ),
-            )
-        )
-    event_type = (
-        ev.OwnerUpdated if isinstance(command, UpdateOwner) else ev.OwnerDeleted
-    ).event_type
-    if _replayed(state.idempotency, key, event_type):
-        return Decision(replayed=True)
-    owner = state.owners.get(command.owner_id)
-    if owner is None:
-        raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
-    if isinstance(command, DeleteOwner):
-        return Decision(
-            (ev.OwnerDeleted(owner_id=owner.owner_id, name=owner.name, idempotency_key=key),)
-        )
-    name = " ".join(command.name.split()) if command.name is not None else owner.name
-    _check_name_free(state, name, owner.owner_id)
-    return Decision(
-        (
-            ev.OwnerUpdated(
-                owner_id=owner.owner_id,
-                name=name,
-                kind=command.kind or owner.kind,
-                description=command.description
-                if command.description is not None
-                else owner.description,
-                contact=command.contact if command.contact is not None else owner.contact,
-                idempotency_key=key,
-            ),
-        )
-    )
-
-
-def _check_name_free(state: OwnerDirectory, name: str, owner_id: str) -> None:
-    holder = state.by_name(name)
-    if holder is not None and holder.owner_id != owner_id:
-        raise OwnerNameTaken(f"owner name {name!r} is taken", name=name, owner_id=holder.owner_id)
-
-
-def evolve_owner(state: OwnerDirectory, event: EventData) -> OwnerDirectory:
-    owners = dict(state.owners)
-    if isinstance(event, ev.OwnerCreated | ev.OwnerUpdated):
-        owners[event.owner_id] = Owner(
-            event.owner_id, event.name, event.kind, event.description, event.contact
-        )
-    elif isinstance(event, ev.OwnerDeleted):
-        owners.pop(event.owner_id, None)
-    return OwnerDirectory(owners, _remember(state.idempotency, event))
+# The owner, CA and profile rules live in ``owners`` and ``tenant``; they are
+# re-exported so a handler finds every decision here.
+__all__ = [
+    "EDGES",
+    "CaState",
+    "CertificateRef",
+    "Decision",
+    "IdentityCommand",
+    "IdentityContext",
+    "IdentityState",
+    "IdentityStatus",
+    "LeafSigner",
+    "Owner",
+    "OwnerDirectory",
+    "ProfileState",
+    "decide_ca",
+    "decide_identity",
+    "decide_owner",
+    "decide_profile",
+    "effective_profile",
+    "evolve_ca",
+    "evolve_identity",
+    "evolve_owner",
+    "evolve_profile",
+    "owner_name_key",
+]
 
 
 # --- identities -----------------------------------------------------------------------
@@ -317,7 +216,7 @@ def decide_identity(
     produce none. A replayed idempotency key returns ``replayed`` with no event."""
     target, event_model, via = _TARGET[type(command)]
     key = command.idempotency_key
-    if _replayed(state.idempotency, key, event_model.event_type):
+    if replayed(state.idempotency, key, event_model.event_type):
         return Decision(replayed=True)
     if isinstance(command, RequestIdentity):
         if state.status is not None:
@@ -484,7 +383,7 @@ def _issue(
 
 def evolve_identity(state: IdentityState, event: EventData) -> IdentityState:
     """Apply one identity event (the edge it names) to the state."""
-    seen = _remember(state.idempotency, event)
+    seen = remember(state.idempotency, event)
     if isinstance(event, ev.IdentityRequested):
         return replace(
             state,
@@ -530,91 +429,3 @@ def evolve_identity(state: IdentityState, event: EventData) -> IdentityState:
     if isinstance(event, ev.IdentityRetired):
         return replace(state, status=S.RETIRED, idempotency=seen)
     return state
-
-
-# --- the tenant CA --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaState:
-    initialized: ev.CaInitialized | None = None
-    idempotency: Mapping[str, str] = field(default_factory=dict)
-
-
-def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: TenantCa) -> Decision:
-    """Record a tenant's CA hierarchy once. ``built`` is made by the handler (key
-    generation is slow and random, so it stays out of here); only its public
-    certificates enter the event. A CA built for another tenant is refused."""
-    if _replayed(state.idempotency, command.idempotency_key, ev.CaInitialized.event_type):
-        return Decision(replayed=True)
-    if state.initialized is not None:
-        raise CaAlreadyInitialized(
-            f"tenant {tenant} already has CA {state.initialized.ca_id}",
-            ca_id=state.initialized.ca_id,
-        )
-    built.check_tenant(tenant)
-    return Decision(
-        (
-            ev.CaInitialized(
-                ca_id=built.ca_id,
-                algorithm=built.algorithm.value,
-                root_certificate_der=_b64_der(built.root_cert),
-                issuing_certificate_der=_b64_der(built.issuing_cert),
-                root_fingerprint_sha256=fingerprint_sha256(built.root_cert),
-                issuing_fingerprint_sha256=fingerprint_sha256(built.issuing_cert),
-                not_after=built.not_after,
-                idempotency_key=command.idempotency_key,
-            ),
-        )
-    )
-
-
-def _b64_der(cert: x509.Certificate) -> str:
-    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
-
-
-def evolve_ca(state: CaState, event: EventData) -> CaState:
-    if isinstance(event, ev.CaInitialized):
-        return CaState(event, _remember(state.idempotency, event))
-    return state
-
-
-# --- profiles -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProfileState:
-    name: str
-    profile: CertificateProfile | None = None
-    idempotency: Mapping[str, str] = field(default_factory=dict)
-
-
-def decide_profile(state: ProfileState, command: DefineProfile) -> Decision:
-    """Define or replace a profile as a whole. Redefining it identically is a no-op (no
-    event), so re-applying a configuration does not grow the log."""
-    if command.profile.name != state.name:
-        raise ProfileViolation(
-            f"profile {command.profile.name!r} sent to aggregate {state.name!r}",
-            rule="profile_name_mismatch",
-            value=command.profile.name,
-        )
-    if _replayed(state.idempotency, command.idempotency_key, ev.ProfileDefined.event_type):
-        return Decision(replayed=True)
-    if state.profile == command.profile:
-        return Decision(replayed=True)
-    return Decision(
-        (ev.ProfileDefined(profile=command.profile, idempotency_key=command.idempotency_key),)
-    )
-
-
-def evolve_profile(state: ProfileState, event: EventData) -> ProfileState:
-    if isinstance(event, ev.ProfileDefined):
-        return ProfileState(state.name, event.profile, _remember(state.idempotency, event))
-    return state
-
-
-def effective_profile(state: ProfileState) -> CertificateProfile | None:
-    """The profile in force: the defined one, else the built-in default for ``default``."""
-    if state.profile is not None:
-        return state.profile
-    return default_profile() if state.name == DEFAULT_PROFILE else None
