@@ -92,3 +92,63 @@ def test_commands_are_strict() -> None:
         cmd.identity_id = "i2"  # type: ignore[misc]
     assert COMMANDS["issue_certificate"] is IssueCertificate
     assert len(COMMANDS) == 12
+
+
+def test_retried_creation_lands_on_same_aggregate() -> None:
+    """Without an explicit id, the same idempotency key gives the same identity/owner id,
+    so a retried creation is recognised as a replay; without a key ids are fresh."""
+    from trstctl.issuer.commands import CreateOwner
+    from trstctl.issuer.events import OwnerKind
+
+    a = RequestIdentity(owner_id="o1", idempotency_key="k")
+    b = RequestIdentity(owner_id="o1", idempotency_key="k")
+    assert a.identity_id == b.identity_id
+    assert RequestIdentity(owner_id="o1").identity_id != RequestIdentity(owner_id="o1").identity_id
+    c = CreateOwner(name="x", kind=OwnerKind.TEAM, idempotency_key="k2")
+    assert c.owner_id == CreateOwner(name="y", kind=OwnerKind.USER, idempotency_key="k2").owner_id
+
+
+def test_no_private_key_in_any_lifecycle_event(ctx_for: Ctx) -> None:
+    """Across issue, deploy, renew (generated keys), revoke and retire, no encoded event
+    contains any generated private key or the CA keys."""
+    import base64
+
+    from trstctl.issuer.ca import private_key_der
+    from trstctl.issuer.commands import (
+        CompleteRenewal,
+        MarkDeployed,
+        RetireIdentity,
+        RevokeIdentity,
+        StartRenewal,
+    )
+
+    ctx = ctx_for()
+    codec = EventCodec()
+    state = IdentityState("i1")
+    raw: list[bytes] = []
+    keys: list[str] = []
+    for cmd in (
+        RequestIdentity(identity_id="i1", owner_id="o1", dns_names=("api.example.com",)),
+        IssueCertificate(identity_id="i1"),
+        MarkDeployed(identity_id="i1"),
+        StartRenewal(identity_id="i1"),
+        CompleteRenewal(identity_id="i1"),
+        RevokeIdentity(identity_id="i1"),
+        RetireIdentity(identity_id="i1"),
+    ):
+        decision = decide_identity(state, cmd, ctx)
+        if decision.private_key_pem:
+            keys.append(decision.private_key_pem)
+        for data in decision.events:
+            state = evolve_identity(state, data)
+            envelope = new_event(data, context=EventContext("acme", "t", "c"), aggregate_id="i1")
+            raw.append(codec.encode(envelope))
+    assert len(keys) == 2
+    blob = b"\n".join(raw)
+    signer = ctx.signer
+    ca = signer.ca  # type: ignore[union-attr]
+    secrets = [k.encode() for k in keys]
+    secrets += [base64.b64encode(private_key_der(k)) for k in (ca.root_key, ca.issuing_key)]
+    # The base64 body lines of each PEM key, too: any line would betray the key.
+    secrets += [line.encode() for k in keys for line in k.splitlines()[1:-1]]
+    assert not [s for s in secrets if s in blob]

@@ -1,13 +1,15 @@
 """Command payloads of ``trstctl.cmd.issuer.<name>``: frozen, strict about unknown fields.
 
-Ids that a client may choose (``owner_id``, ``identity_id``) default to a fresh UUIDv7,
-so ``decide`` stays deterministic: the id is part of the command, not invented inside.
+Ids that a client may choose (``owner_id``, ``identity_id``) default to a fresh UUIDv7
+(or to a hash of the idempotency key, so a retry finds the first attempt), so ``decide``
+stays deterministic: the id is part of the command, not invented inside.
 ``idempotency_key`` lets a client retry safely: a replay returns the first result.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from trstctl.events.ids import uuid7
@@ -20,7 +22,12 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=2000)]
 
 
-def _new_id() -> str:
+def _new_id(data: dict[str, Any]) -> str:
+    """A fresh id, or, when the client sent an idempotency key, one derived from it: a
+    retried creation then lands on the same aggregate and is recognised as a replay."""
+    key = data.get("idempotency_key")
+    if key:
+        return hashlib.sha256(f"trstctl-id:{key}".encode()).hexdigest()[:32]
     return uuid7().hex
 
 
