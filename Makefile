@@ -35,6 +35,8 @@ typecheck: dev ## mypy --strict on libs and service domains
 
 bench: dev ## Run the benchmarks and print their figures
 	$(VENV)/bin/python bench/events_bench.py
+	$(VENV)/bin/python bench/egress_bench.py
+	@if [ -f bench/issuer_bench.py ]; then $(VENV)/bin/python bench/issuer_bench.py; fi
 
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .trstctl
