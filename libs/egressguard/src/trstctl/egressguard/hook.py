@@ -38,7 +38,9 @@ SendmsgFn: TypeAlias = Callable[..., int]
 GetaddrinfoFn: TypeAlias = Callable[..., list[Any]]
 
 _log = structlog.get_logger("trstctl.egressguard")
-_INET_FAMILIES = frozenset({socket.AF_INET, socket.AF_INET6})
+_INET_FAMILIES = frozenset({int(socket.AF_INET), int(socket.AF_INET6)})
+# The raw int getter: socket.socket.family converts to an enum on every access (slow).
+_family: Callable[[_socket.socket], int] = _socket.socket.family.__get__
 _AUDITED_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
 # Caches are bounded so a process that talks to many peers cannot grow them forever.
 _CACHE_LIMIT = 4096
@@ -165,14 +167,29 @@ def _literal_for(state: _State, sock: socket.socket, host: str, port: Any) -> tu
 
 def _checked(state: _State, sock: socket.socket, address: Any, operation: str) -> Any:
     """``address`` with its host replaced by the IP literal decided on; raise if denied."""
-    if sock.family not in _INET_FAMILIES or not isinstance(address, tuple) or len(address) < 2:
+    if _family(sock) not in _INET_FAMILIES or not isinstance(address, tuple) or len(address) < 2:
         return address  # UNIX/netlink sockets are not egress; malformed input fails in C
     host = address[0]
+    port = address[1] if isinstance(address[1], int) else None
+    if type(host) is str:
+        # Fast path: an IP literal decided before (the common case: pools, reconnects).
+        name = state.allowed_host_ips.get(host) or state.last_name.get(host)
+        decision = state.decisions.get((host, name))
+        if decision is not None:
+            if not decision.allowed:
+                _deny(
+                    state,
+                    decision.reason,
+                    host=name or host,
+                    ip=host,
+                    port=port,
+                    operation=operation,
+                )
+            return address
     if isinstance(host, bytes | bytearray):
         host = bytes(host).decode("ascii", "replace")
     if not isinstance(host, str):
         return address
-    port = address[1] if isinstance(address[1], int) else None
     ip, given = _literal_for(state, sock, host, address[1])
     # For an IP literal, the name is whichever host we saw resolve to it (if any).
     name = given if given != ip else state.allowed_host_ips.get(ip) or state.last_name.get(ip)
@@ -272,11 +289,15 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if state is None or not state.policy.enabled or len(args) < 2:
         return
     sock, address = args[0], args[1]
-    if not isinstance(sock, _socket.socket) or sock.family not in _INET_FAMILIES:
+    if not isinstance(sock, _socket.socket) or _family(sock) not in _INET_FAMILIES:
         return
     if not isinstance(address, tuple) or len(address) < 2 or not isinstance(address[0], str):
         return
     ip = address[0]
+    name = state.allowed_host_ips.get(ip) or state.last_name.get(ip)
+    decision = state.decisions.get((ip, name))
+    if decision is not None and decision.allowed:
+        return  # fast path: the wrapper has just decided this very address
     port = address[1] if isinstance(address[1], int) else None
     operation = event.removeprefix("socket.")
     try:
@@ -285,7 +306,6 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         # Our wrappers always hand the C layer an IP literal; a name here bypassed them
         # and the kernel would resolve it unseen, so fail closed.
         _deny(state, Reason.UNRESOLVED_HOST, host=ip, ip=ip, port=port, operation=operation)
-    name = state.allowed_host_ips.get(ip) or state.last_name.get(ip)
     decision = _decide(state, ip, name)
     if not decision.allowed:
         _deny(state, decision.reason, host=name or ip, ip=ip, port=port, operation=operation)
