@@ -37,7 +37,13 @@ class EventCodec:
         try:
             latest, data = self.registry.upcast(event_type, version, data)
             model = self.registry.model_for(event_type)
-            payload = model.model_validate(data, strict=self.strict and latest == version)
+            if self.strict and latest == version:
+                # Strict validation must see JSON, not parsed Python: a datetime or an enum
+                # is a string on the wire, and strict mode rightly refuses coercing it
+                # from a parsed dict.
+                payload = model.model_validate_json(json.dumps(data), strict=True)
+            else:
+                payload = model.model_validate(data)
             fields = {k: v for k, v in body.items() if k != "data"}
             fields["schema_version"] = latest
             envelope = EventEnvelope.model_validate({**fields, "data": payload})

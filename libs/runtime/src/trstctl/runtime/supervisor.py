@@ -383,7 +383,7 @@ async def _is_healthy(http: aiohttp.ClientSession, url: str) -> bool:
 
 async def ensure_database(admin_dsn: str, name: str) -> None:
     """Create database ``name`` unless it exists (keeps the data of earlier runs)."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     conn = await asyncpg.connect(admin_dsn)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from aiohttp import web
 from trstctl.gateway.routes import routes
 from trstctl.runtime.service import ServiceContext

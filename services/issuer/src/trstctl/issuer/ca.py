@@ -207,6 +207,11 @@ def _ca_cert(
     )
 
 
+# CA certificates start earlier than any leaf they sign may (leaves are backdated for
+# clock skew), so a freshly created CA never makes its first leaf "not yet valid".
+CA_BACKDATE = timedelta(hours=1)
+
+
 def build_tenant_ca(
     tenant: str,
     *,
@@ -226,7 +231,7 @@ def build_tenant_ca(
         public_key=root_key.public_key(),
         signing_key=root_key,
         issuer_public_key=root_key.public_key(),
-        not_before=now,
+        not_before=now - CA_BACKDATE,
         not_after=now + root_ttl,
         path_length=1,
     )
@@ -236,7 +241,7 @@ def build_tenant_ca(
         public_key=issuing_key.public_key(),
         signing_key=root_key,
         issuer_public_key=root_key.public_key(),
-        not_before=now,
+        not_before=now - CA_BACKDATE,
         # An intermediate that outlived its root would be unverifiable at the end.
         not_after=min(now + issuing_ttl, now + root_ttl),
         path_length=0,
@@ -341,6 +346,11 @@ class CaSigner:
 
     def __init__(self, ca: TenantCa) -> None:
         self._ca = ca
+
+    @property
+    def ca(self) -> TenantCa:
+        """The CA this signer signs with (CRLs and OCSP answers are signed by it too)."""
+        return self._ca
 
     @property
     def tenant(self) -> str:

@@ -36,6 +36,10 @@ class CaKeyStore(Protocol):
 
     def get(self, tenant: str, ca_id: str, role: KeyRole) -> bytes: ...
 
+    def list_cas(self) -> list[tuple[str, str]]:
+        """Every ``(tenant, ca_id)`` with keys in this store."""
+        ...
+
 
 class MemoryCaKeyStore:
     """In-memory ``CaKeyStore`` for tests."""
@@ -56,6 +60,9 @@ class MemoryCaKeyStore:
             raise KeyStoreError(
                 f"no sealed key {key_aad(tenant, ca_id, role)}", code="ca_key_missing"
             ) from None
+
+    def list_cas(self) -> list[tuple[str, str]]:
+        return sorted({(tenant, ca_id) for tenant, ca_id, _ in self.blobs})
 
 
 class FileCaKeyStore:
@@ -91,6 +98,18 @@ class FileCaKeyStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+    def list_cas(self) -> list[tuple[str, str]]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            {
+                (tenant_dir.name, blob.name.split(".", 1)[0])
+                for tenant_dir in self.root.iterdir()
+                if tenant_dir.is_dir()
+                for blob in tenant_dir.glob("*.sealed")
+            }
+        )
 
     def get(self, tenant: str, ca_id: str, role: KeyRole) -> bytes:
         try:

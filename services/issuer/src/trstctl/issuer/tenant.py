@@ -29,13 +29,9 @@ def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: Tena
     """Record a tenant's CA hierarchy once. ``built`` is made by the handler (key
     generation is slow and random, so it stays out of here); only its public
     certificates enter the event. A CA built for another tenant is refused."""
-    if replayed(state.idempotency, command.idempotency_key, ev.CaInitialized.event_type):
-        return Decision(replayed=True)
-    if state.initialized is not None:
-        raise CaAlreadyInitialized(
-            f"tenant {tenant} already has CA {state.initialized.ca_id}",
-            ca_id=state.initialized.ca_id,
-        )
+    early = precheck_ca(state, command, tenant=tenant)
+    if early is not None:
+        return early
     built.check_tenant(tenant)
     return Decision(
         (
@@ -51,6 +47,20 @@ def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: Tena
             ),
         )
     )
+
+
+def precheck_ca(state: CaState, command: InitializeCa, *, tenant: str) -> Decision | None:
+    """The part of ``decide_ca`` that needs no CA: a replay, or a refusal because the
+    tenant has one already. ``None`` means "build it" (the handler checks this first so
+    it does not generate keys only to be refused)."""
+    if replayed(state.idempotency, command.idempotency_key, ev.CaInitialized.event_type):
+        return Decision(replayed=True)
+    if state.initialized is not None:
+        raise CaAlreadyInitialized(
+            f"tenant {tenant} already has CA {state.initialized.ca_id}",
+            ca_id=state.initialized.ca_id,
+        )
+    return None
 
 
 def _b64_der(cert: x509.Certificate) -> str:
