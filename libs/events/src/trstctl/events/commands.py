@@ -7,11 +7,11 @@ details}}``. Encoding and decoding happen here and nowhere else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
+from trstctl.events import wirejson
 from trstctl.events.errors import CommandError, InvalidCommand, TrstctlError, UnknownCommand
 from trstctl.events.ids import uuid7
 from trstctl.events.ports import CommandHandler, CommandRequest, CommandResult
@@ -31,7 +31,7 @@ def encode_request(
     idempotency_key: str | None,
 ) -> bytes:
     token(tenant, "tenant")
-    return json.dumps(
+    return wirejson.dumps(
         {
             "payload": dict(payload),
             "tenant": tenant,
@@ -39,9 +39,8 @@ def encode_request(
             "correlation_id": correlation_id or str(uuid7()),
             "command_id": str(uuid7()),
             "idempotency_key": idempotency_key,
-        },
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
 
 
 def decode_request(service: str, name: str, raw: bytes) -> CommandRequest:
@@ -49,8 +48,8 @@ def decode_request(service: str, name: str, raw: bytes) -> CommandRequest:
     if len(raw) > MAX_COMMAND_BYTES:
         raise InvalidCommand(f"command larger than {MAX_COMMAND_BYTES} bytes")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        body = wirejson.loads(raw)
+    except wirejson.WireJsonError as e:
         raise InvalidCommand("command is not valid JSON") from e
     if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
         raise InvalidCommand("command must be an object with an object 'payload'")
@@ -74,22 +73,18 @@ def decode_request(service: str, name: str, raw: bytes) -> CommandRequest:
 
 
 def ok_reply(result: CommandResult) -> bytes:
-    return json.dumps(
-        {"ok": True, "result": result.result, "stream_seq": result.stream_seq},
-        separators=(",", ":"),
-        default=str,
-    ).encode()
+    return wirejson.dumps({"ok": True, "result": result.result, "stream_seq": result.stream_seq})
 
 
 def error_reply(error: TrstctlError) -> bytes:
-    return json.dumps({"ok": False, "error": error.to_wire()}, default=str).encode()
+    return wirejson.dumps({"ok": False, "error": error.to_wire()})
 
 
 def decode_reply(raw: bytes) -> CommandResult:
     """Turn a reply into a result, or raise ``CommandError`` carrying the responder's code."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        body = wirejson.loads(raw)
+    except wirejson.WireJsonError as e:
         raise CommandError("unreadable command reply") from e
     if not isinstance(body, dict):
         raise CommandError("unreadable command reply")

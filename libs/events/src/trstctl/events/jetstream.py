@@ -8,7 +8,6 @@ earlier ones, so many aggregates in flight share one connection's throughput.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 
 from nats.aio.client import Client as NatsClient
@@ -16,6 +15,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from trstctl.events import wirejson
 from trstctl.events.acks import AckMultiplexer
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.envelope import EventEnvelope, StoredEvent
@@ -40,8 +40,8 @@ H_BATCH_COMMIT = "Nats-Batch-Commit"
 def _parse_ack(raw: bytes, subject: str, expected_last_seq: int) -> AppendResult:
     """The one place a JetStream publish ack becomes a result or a typed error."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        body = wirejson.loads(raw)
+    except wirejson.WireJsonError as e:
         raise StoreUnavailable(f"unreadable ack for {subject}", subject=subject) from e
     error = body.get("error")
     if error:

@@ -13,6 +13,7 @@ Every service's handlers go through this, so the write-side rules live in one pl
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ D = TypeVar("D", bound=Decided)
 class Loaded(Generic[S]):
     state: S
     last_seq: int
+    loaded_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +88,28 @@ class Repository(Generic[S]):
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
 
-    async def load(self, tenant: str, aggregate_id: str, *, cached: bool = True) -> Loaded[S]:
-        """The aggregate's state and last sequence (replayed if not cached)."""
+    async def load(
+        self,
+        tenant: str,
+        aggregate_id: str,
+        *,
+        cached: bool = True,
+        max_age: float | None = None,
+    ) -> Loaded[S]:
+        """The aggregate's state and last sequence (replayed if not cached).
+
+        ``cached=False`` always reads the stream; ``max_age`` accepts a cached state read
+        (or written) at most that many seconds ago: for context that may lag another
+        replica by that much, such as a profile consulted on every issuance."""
         subject = self.subject(tenant, aggregate_id)
-        if cached and (hit := self._cache.get(subject)) is not None:
+        hit = self._cache.get(subject) if cached else None
+        if hit is not None and (max_age is None or time.monotonic() - hit.loaded_at <= max_age):
             return hit
         stream = await self._store.load(subject)
         state = self._initial(aggregate_id)
         for stored in stream.events:
             state = self._evolve(state, stored.envelope.data)
-        loaded = Loaded(state, stream.last_seq)
+        loaded = Loaded(state, stream.last_seq, time.monotonic())
         self._remember(subject, loaded)
         return loaded
 
@@ -105,14 +119,22 @@ class Repository(Generic[S]):
         aggregate_id: str,
         decide: Callable[[S], D],
         context: EventContext,
+        *,
+        decide_in_thread: bool = False,
     ) -> Executed[S, D]:
-        """Decide on the current state and append the resulting events atomically."""
+        """Decide on the current state and append the resulting events atomically.
+
+        ``decide_in_thread`` runs a CPU-heavy decision (one that signs or generates keys)
+        in a worker thread: ``decide`` is pure, and cryptography releases the GIL while
+        it signs, so the event loop keeps serving other commands meanwhile."""
         subject = self.subject(tenant, aggregate_id)
         lock = self._locks.get(subject)
         if lock is None:
             lock = self._locks[subject] = asyncio.Lock()
         async with lock:
-            return await self._execute(tenant, aggregate_id, subject, decide, context)
+            return await self._execute(
+                tenant, aggregate_id, subject, decide, context, decide_in_thread
+            )
 
     async def _execute(
         self,
@@ -121,11 +143,15 @@ class Repository(Generic[S]):
         subject: str,
         decide: Callable[[S], D],
         context: EventContext,
+        decide_in_thread: bool,
     ) -> Executed[S, D]:
         cached = True
         for attempt in range(1, self._max_attempts + 1):
             loaded = await self.load(tenant, aggregate_id, cached=cached)
-            decision = decide(loaded.state)
+            if decide_in_thread:
+                decision = await asyncio.to_thread(decide, loaded.state)
+            else:
+                decision = decide(loaded.state)
             events = list(decision.events)
             if not events:
                 return Executed(loaded.state, decision, loaded.last_seq)
@@ -141,6 +167,6 @@ class Repository(Generic[S]):
             state = loaded.state
             for event in events:
                 state = self._evolve(state, event)
-            self._remember(subject, Loaded(state, result.last_seq))
+            self._remember(subject, Loaded(state, result.last_seq, time.monotonic()))
             return Executed(state, decision, result.last_seq)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -8,6 +8,7 @@ across restarts with no counter to persist (CA/Browser Forum asks for >= 64 rand
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import uuid
@@ -55,6 +56,7 @@ class KeyInfo:
     name: str
 
 
+@functools.cache
 def algorithm_info(algorithm: KeyAlgorithm) -> KeyInfo:
     """What a key generated with ``algorithm`` will be, without generating one."""
     family, _, size = algorithm.value.partition("-")
@@ -346,6 +348,10 @@ class CaSigner:
 
     def __init__(self, ca: TenantCa) -> None:
         self._ca = ca
+        # The same for every leaf: computed once, not per signature.
+        self._authority_key_id = x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca.issuing_key.public_key()
+        )
 
     @property
     def ca(self) -> TenantCa:
@@ -399,12 +405,7 @@ class CaSigner:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(spec.key_usages, info.family), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    self._ca.issuing_key.public_key()
-                ),
-                critical=False,
-            )
+            .add_extension(self._authority_key_id, critical=False)
         )
         if ekus:
             builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)

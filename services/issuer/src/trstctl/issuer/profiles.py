@@ -3,6 +3,7 @@ role), and the pure checks of a request against one."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -76,6 +77,7 @@ class CertificateProfile(BaseModel):
         return self
 
 
+@functools.cache  # frozen model, consulted on every issuance: build it once
 def default_profile() -> CertificateProfile:
     """The profile every tenant has before defining its own ``default``: any
     syntactically valid DNS name, IP SANs allowed, no wildcards, server and client

@@ -1,0 +1,210 @@
+"""Issuer throughput through the command bus, beside the raw ``cryptography`` rate.
+
+Starts an embedded nats-server and PostgreSQL (loopback, temporary), runs the issuer as
+its own OS process (``python -m trstctl.issuer``, as ``trstctl up`` does), prepares
+identities in ``requested``, then issues certificates with 64 requests in flight:
+- from P-256 CSRs (CSR parsing and signature check, profile checks, signing, one
+  JetStream append with concurrency control per certificate);
+- with server-generated P-256 keys (plus key generation and the one-time key reply).
+Each figure is printed beside the raw single-core build-and-sign rate of the same key
+path measured in this run (``bench/issuer_raw.py``), with p50/p99 latency.
+
+Goal (issue #4): issuer throughput >= 30% of the raw single-core rate.
+Run: ``make bench`` or ``.venv/bin/python bench/issuer_bench.py [--count N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).parent))
+from issuer_raw import raw_sign_rate
+from trstctl.events.bus import NatsCommandBus
+from trstctl.events.connection import connect_nats
+from trstctl.events.provision import ensure_stream
+from trstctl.runtime.embedded import BundledPostgres, EmbeddedNats, free_port
+from trstctl.sealing import generate_kek_file
+
+TENANT = "bench"
+IN_FLIGHT = 64
+
+
+def _csr(name: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def _issue_all(
+    bus: NatsCommandBus, payloads: list[dict[str, str]]
+) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    for payload in payloads:
+        queue.put_nowait(payload)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while not queue.empty():
+            payload = queue.get_nowait()
+            started = time.perf_counter()
+            await bus.request(
+                "issuer", "issue_certificate", payload, tenant=TENANT, actor="bench", timeout=60
+            )
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    return len(payloads) / (time.perf_counter() - started), latencies
+
+
+async def _prepare(bus: NatsCommandBus, prefix: str, count: int) -> list[str]:
+    owner = await bus.request(
+        "issuer", "create_owner", {"name": f"{prefix} owner", "kind": "workload"},
+        tenant=TENANT, actor="bench",
+    )  # fmt: skip
+    owner_id = owner.result["owner_id"]
+    sem = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(i: int) -> str:
+        async with sem:
+            name = f"{prefix}{i}.bench.internal"
+            reply = await bus.request(
+                "issuer",
+                "request_identity",
+                {"owner_id": owner_id, "common_name": name, "dns_names": [name]},
+                tenant=TENANT,
+                actor="bench",
+                timeout=60,
+            )
+            return str(reply.result["identity_id"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"issuer exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("issuer did not become healthy")
+
+
+def _start_issuer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """One issuer process (as ``trstctl up`` starts it), returned once it is healthy."""
+    metrics_port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trstctl.issuer"],
+            env={**env, "TRSTCTL_METRICS_PORT": str(metrics_port)},
+            stdout=out,
+            stderr=out,
+        )
+    _wait_healthy(f"http://127.0.0.1:{metrics_port}/healthz", process, log)
+    return process
+
+
+async def run(count: int, replicas: int) -> None:
+    raw_csr = raw_sign_rate(2.0)
+    raw_generated = raw_sign_rate(2.0, generate_keys=True)
+    with tempfile.TemporaryDirectory(prefix="trstctl-issuer-bench-") as tmp:
+        root = Path(tmp)
+        nats = EmbeddedNats(root / "nats")
+        postgres = BundledPostgres(root / "pg" / "data")
+        nats.start()
+        dsn = postgres.start()
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            nc = await connect_nats(nats.url, name="bench")
+            await ensure_stream(nc.jetstream())
+            generate_kek_file(root / "kek.bin")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("TRSTCTL_")}
+            env.update(
+                TRSTCTL_NATS_URL=nats.url,
+                TRSTCTL_POSTGRES_MODE="external",
+                TRSTCTL_POSTGRES_DSN=dsn,
+                TRSTCTL_KEK_FILE=str(root / "kek.bin"),
+                TRSTCTL_DATA_DIR=str(root / "data"),
+                TRSTCTL_LOG_LEVEL="warning",
+                TRSTCTL_LOG_FORMAT="json",
+            )
+            # Replicas share the work through their queue group, as in a deployment.
+            for replica in range(replicas):
+                processes.append(_start_issuer(env, root / f"issuer-{replica}.log"))
+            bus = NatsCommandBus(nc, default_timeout=60)
+            await bus.request("issuer", "initialize_ca", {}, tenant=TENANT, actor="bench")
+
+            csr_ids = await _prepare(bus, "csr", count)
+            gen_ids = await _prepare(bus, "gen", count)
+            csrs = [_csr(f"csr{i}.bench.internal") for i in range(count)]
+            csr_rate, csr_lat = await _issue_all(
+                bus,
+                [{"identity_id": i, "csr_pem": c} for i, c in zip(csr_ids, csrs, strict=True)],
+            )
+            gen_rate, gen_lat = await _issue_all(bus, [{"identity_id": i} for i in gen_ids])
+            await nc.close()
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(15)
+            postgres.stop()
+            nats.stop()
+
+    print(
+        f"== issuer through the command bus ({IN_FLIGHT} in flight, {count} certificates, "
+        f"{replicas} issuer process{'es' if replicas > 1 else ''}, {os.cpu_count()} cores) =="
+    )
+    for label, rate, raw, lat in (
+        ("P-256 CSR          ", csr_rate, raw_csr, csr_lat),
+        ("P-256 generated key", gen_rate, raw_generated, gen_lat),
+    ):
+        ratio = rate / raw
+        verdict = "MET" if ratio >= 0.30 else "NOT MET"
+        print(
+            f"{label}: {rate:>7,.0f} certs/s  raw cryptography {raw:>7,.0f}/s  "
+            f"= {ratio:>4.0%} (goal >= 30%: {verdict})  "
+            f"p50 {_percentile(lat, 0.5) * 1000:.1f} ms  p99 {_percentile(lat, 0.99) * 1000:.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="issuer processes in the queue group (default 1)"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.count, args.replicas))
+
+
+if __name__ == "__main__":
+    main()
