@@ -138,10 +138,10 @@ def _fake_guard(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
     monkeypatch.setitem(sys.modules, "trstctl.runtime.guard", guard)
 
 
-def test_run_service_arms_the_guard_before_logging_and_any_connection(
+def test_run_service_arms_the_guard_before_any_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Order: settings, guard, logging, then the NATS connection."""
+    """Order: settings, logging (opens no socket), guard, then the NATS connection."""
     calls: list[str] = []
     _fake_guard(monkeypatch, calls)
     monkeypatch.setattr(service, "configure_logging", lambda _s: calls.append("logging"))
@@ -154,7 +154,7 @@ def test_run_service_arms_the_guard_before_logging_and_any_connection(
     monkeypatch.setenv("TRSTCTL_NATS_URL", "nats://127.0.0.1:1")
     monkeypatch.setenv("TRSTCTL_METRICS_PORT", "0")
     assert run_service("svc", _Build()) == 1
-    assert calls == ["arm:svc", "logging", "connect:trstctl-svc"]
+    assert calls == ["logging", "arm:svc", "connect:trstctl-svc"]
 
 
 def test_invalid_setting_exits_2_naming_the_variable_before_arming(

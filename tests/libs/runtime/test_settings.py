@@ -81,3 +81,22 @@ def test_dsn_is_kept_secret_in_repr() -> None:
     assert "s3cret" not in repr(settings)
     assert settings.postgres_dsn is not None
     assert settings.postgres_dsn.get_secret_value().endswith("@db/x")
+
+
+def test_a_given_environment_is_read_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_settings(environ) reads only that mapping, never os.environ behind it."""
+    monkeypatch.setenv("TRSTCTL_AIRGAP_ENABLED", "yes")
+    assert load_settings({}).airgap_enabled is False
+
+
+def test_bad_field_does_not_hide_cross_field_problems() -> None:
+    """A malformed boolean and a forbidden air-gap combination are both reported."""
+    _, problems = settings_problems(
+        {
+            "TRSTCTL_AIRGAP_ENABLED": "true",
+            "TRSTCTL_TELEMETRY_ENABLED": "true",
+            "TRSTCTL_OTLP_INSECURE": "yes",
+        }
+    )
+    assert any(p.startswith("TRSTCTL_OTLP_INSECURE:") for p in problems)
+    assert any("TRSTCTL_TELEMETRY_ENABLED" in p for p in problems)

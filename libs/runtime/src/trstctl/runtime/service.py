@@ -1,4 +1,4 @@
-"""The skeleton every service process runs: settings, guard, logging, health, NATS, app.
+"""The skeleton every service process runs: settings, logging, guard, health, NATS, app.
 
 A service's ``__main__`` is one line, ``raise SystemExit(run_service("secrets", build))``;
 its ``app.build(ctx)`` wires handlers on ``ctx.nats`` and returns something with
@@ -91,8 +91,9 @@ def run_service(name: str, build: BuildApp) -> int:
     # Imported here, not at module level: arming is the first thing that touches sockets.
     from trstctl.runtime.guard import arm_for_service
 
-    arm_for_service(settings, name)
+    # Logging first (it opens no socket), so the guard's own lines share the format.
     configure_logging(settings)
+    arm_for_service(settings, name)
     if not settings.nats_url:
         print(
             f"trstctl-{name}: TRSTCTL_NATS_URL is not set; start services with `trstctl up` "
@@ -134,8 +135,9 @@ async def serve(name: str, settings: Settings, build: BuildApp) -> int:
         watchdog.cancel()
         log.info("service stopping")
         return 0
-    except Exception:
-        log.exception("service failed")
+    except Exception as e:
+        # The stable code (e.g. seal_wrong_kek) is what operators search for.
+        log.exception("service failed", code=getattr(e, "code", None))
         return EXIT_FAILURE
     finally:
         health.started = False

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENV_PREFIX = "TRSTCTL_"
 # Variables read by the test harness, not by a process's settings.
@@ -145,6 +150,19 @@ class Settings(BaseSettings):
     ai_model_runtime: AiModelRuntime | None = None
     ai_model_endpoint: str | None = None
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # ``load_settings`` reads the environment mapping it is given (so --check-config and
+        # tests can validate any environment); the model must not read os.environ behind it.
+        return (init_settings,)
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Settings:
         problems = cross_field_problems(self)
@@ -211,14 +229,30 @@ def settings_problems(environ: Mapping[str, str]) -> tuple[Settings | None, list
     try:
         settings = _settings_from(relevant)
     except ValidationError as error:
-        for item in error.errors():
-            message = str(item["msg"]).removeprefix("Value error, ")
-            if item["loc"]:
-                problems.append(f"{_env_name(item['loc'])}: {message}")
-            else:
-                problems.extend(message.split("; "))
+        problems.extend(_messages(error))
+        # pydantic skips the cross-field rules when a field is invalid; check them again
+        # without the invalid fields, so that every problem is reported at once.
+        bad = {
+            f"{ENV_PREFIX}{str(item['loc'][0]).upper()}" for item in error.errors() if item["loc"]
+        }
+        if bad:
+            try:
+                _settings_from({k: v for k, v in relevant.items() if k.upper() not in bad})
+            except ValidationError as rest:
+                problems.extend(p for p in _messages(rest) if p not in problems)
         return None, problems
     return (settings if not problems else None), problems
+
+
+def _messages(error: ValidationError) -> list[str]:
+    messages: list[str] = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["loc"]:
+            messages.append(f"{_env_name(item['loc'])}: {message}")
+        else:
+            messages.extend(message.split("; "))
+    return messages
 
 
 def _settings_from(environ: Mapping[str, str]) -> Settings:
