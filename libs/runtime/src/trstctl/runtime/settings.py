@@ -239,7 +239,12 @@ def settings_problems(environ: Mapping[str, str]) -> tuple[Settings | None, list
             try:
                 _settings_from({k: v for k, v in relevant.items() if k.upper() not in bad})
             except ValidationError as rest:
-                problems.extend(p for p in _messages(rest) if p not in problems)
+                # A rule about a variable already reported as malformed adds nothing.
+                problems.extend(
+                    p
+                    for p in _messages(rest)
+                    if p not in problems and not any(name in p for name in bad)
+                )
         return None, problems
     return (settings if not problems else None), problems
 
