@@ -134,6 +134,32 @@ def start_up(base: Path, run: str, **env: str) -> Up:
     return Up(process, ready, out, err)
 
 
+async def ca_init(base: Path, tenant: str) -> subprocess.CompletedProcess[str]:
+    """`trstctl ca init --tenant T`, finding the running system through the data dir."""
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRSTCTL_")}
+    clean["TRSTCTL_DATA_DIR"] = str(base / "data")
+    argv = [sys.executable, "-m", "trstctl.runtime.cli", "ca", "init", "--tenant", tenant]
+    return await asyncio.to_thread(
+        subprocess.run, argv, env=clean, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_ca_init_without_a_running_system_says_so(tmp_path: Path) -> None:
+    """`trstctl ca init` with nothing running exits 3 and says how to start it."""
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRSTCTL_")}
+    clean["TRSTCTL_DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "trstctl.runtime.cli", "ca", "init", "--tenant", "acme"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "trstctl up" in result.stderr
+
+
 def _pids(info: dict[str, object]) -> list[int]:
     services = info["services"]
     assert isinstance(services, dict)
@@ -196,6 +222,10 @@ async def test_up_runs_everything_stops_cleanly_and_keeps_data(base_dir: Path) -
     await conn.close()
     assert "trstctl is up: gateway http://127.0.0.1:" in first.stdout.read_text()
     assert "UNRECOVERABLE" in first.stderr.read_text()
+    created = await ca_init(base_dir, "acme")
+    assert created.returncode == 0, created.stderr
+    assert "initialised" in created.stdout
+    assert "BEGIN CERTIFICATE" in created.stdout
 
     first.process.send_signal(signal.SIGTERM)
     assert await first.wait() == 0, first.output()
@@ -214,6 +244,9 @@ async def test_up_runs_everything_stops_cleanly_and_keeps_data(base_dir: Path) -
     assert await conn.fetchval("SELECT x FROM survives") == 42
     await conn.close()
     assert "UNRECOVERABLE" not in second.stderr.read_text()  # the KEK was kept
+    again = await ca_init(base_dir, "acme")  # the CA outlived the restart
+    assert again.returncode == 1
+    assert "ca_already_initialized" in again.stderr
 
     services = info["services"]
     assert isinstance(services, dict)

@@ -68,7 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="write a new random KEK to PATH (mode 0600, never overwrites)"
     )
     generate.add_argument("path", type=Path, metavar="PATH")
-    # `ca init --tenant T` joins here with the issuer.
+    ca = commands.add_parser("ca", help="the tenant certificate authorities")
+    ca_commands = ca.add_subparsers(dest="ca_command", metavar="CA_COMMAND", required=True)
+    init = ca_commands.add_parser(
+        "init",
+        help="create a tenant's root and issuing CA (needs a running trstctl)",
+        description="Create the tenant's CA hierarchy through the running issuer. Its "
+        "private keys are sealed under the KEK; losing the KEK makes them unrecoverable. "
+        "Running it again for an initialised tenant is refused (exit 1).",
+    )
+    init.add_argument("--tenant", required=True, help="tenant id (A-Z a-z 0-9 _ -)")
+    init.add_argument(
+        "--algorithm",
+        default="ec-p256",
+        choices=["ec-p256", "ec-p384", "rsa-3072", "ed25519"],
+        help="key algorithm of both CA keys (default ec-p256)",
+    )
+    init.add_argument("--root-ttl-days", type=int, default=3650)
+    init.add_argument("--issuing-ttl-days", type=int, default=1825)
+    init.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -84,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _up(args.ready_file, args.timeout)
     if args.command == "kek":
         return _kek_generate(args.path)
+    if args.command == "ca":
+        return _ca_init(args)
     parser.print_help()
     return EXIT_CONFIG
 
@@ -103,6 +123,39 @@ def _up(ready_file: Path | None, timeout: float) -> int:
     configure_logging(settings)
     supervisor = Supervisor(settings, dict(os.environ), ready_file, health_timeout=timeout)
     return asyncio.run(supervisor.run())
+
+
+def _ca_init(args: argparse.Namespace) -> int:
+    from trstctl.events.errors import TrstctlError
+    from trstctl.runtime.client import NotRunning, print_ca, send_command
+    from trstctl.runtime.guard import arm_for_service
+    from trstctl.runtime.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_CONFIG
+    arm_for_service(settings, "cli")
+    payload = {
+        "algorithm": args.algorithm,
+        "root_ttl_days": args.root_ttl_days,
+        "issuing_ttl_days": args.issuing_ttl_days,
+    }
+    try:
+        result = asyncio.run(
+            send_command(
+                settings, "issuer", "initialize_ca", payload, tenant=args.tenant, actor="cli"
+            )
+        )
+    except NotRunning as e:
+        print(f"trstctl ca init: {e}", file=sys.stderr)
+        return 3
+    except TrstctlError as e:
+        print(f"trstctl ca init: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    print_ca(result, as_json=args.json)
+    return 0
 
 
 def _kek_generate(path: Path) -> int:

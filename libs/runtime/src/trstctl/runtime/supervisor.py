@@ -56,6 +56,10 @@ SERVICES = (
 )
 
 
+# Written by a running `trstctl up` in its data dir; removed when it stops.
+STATE_FILE = "up.json"
+
+
 class UpError(Exception):
     """``trstctl up`` cannot go on; the message is meant for the person who ran it."""
 
@@ -318,6 +322,8 @@ class Supervisor:
                 for c in self.children
             },
         }
+        # Always: other trstctl commands (e.g. `trstctl ca init`) find the running system here.
+        write_json_atomic(self.data_dir / STATE_FILE, info)
         if self.ready_file is not None:
             write_json_atomic(self.ready_file, info)
         print(
@@ -354,6 +360,7 @@ class Supervisor:
         if self.nats is not None:
             await asyncio.to_thread(self.nats.stop)
             self.nats = None
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         if self.ready_file is not None:
             self.ready_file.unlink(missing_ok=True)
         if self._lock is not None:
