@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
-from cryptography.x509.verification import PolicyBuilder, Store
 from nats.aio.client import Client as NatsClient
 from trstctl.events.bus import NatsCommandBus
 from trstctl.events.errors import CommandError
@@ -26,6 +25,8 @@ from trstctl.events.ports import CommandResult
 from trstctl.issuer.app import start_issuer
 from trstctl.issuer.keys import PostgresKeyStore
 from trstctl.sealing import generate_kek_file
+
+from .chains import verify_chain
 
 pytestmark = pytest.mark.integration
 
@@ -85,21 +86,6 @@ async def _owner_and_identity(issuer: Issuer, names: list[str]) -> str:
     return str(identity.result["identity_id"])
 
 
-def _verify_chain(leaf_pem: str, ca: dict[str, Any], dns_name: str) -> x509.Certificate:
-    leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
-    root = x509.load_pem_x509_certificate(ca["root_certificate_pem"].encode())
-    issuing = x509.load_pem_x509_certificate(ca["issuing_certificate_pem"].encode())
-    verifier = (
-        PolicyBuilder()
-        .store(Store([root]))
-        .time(datetime.now(UTC))
-        .build_server_verifier(x509.DNSName(dns_name))
-    )
-    chain = verifier.verify(leaf, [issuing])
-    assert [c.subject for c in chain] == [leaf.subject, issuing.subject, root.subject]
-    return leaf
-
-
 def _ocsp_status(issuer_cert_pem: str, leaf: x509.Certificate, response_der: bytes) -> Any:
     issuing = x509.load_pem_x509_certificate(issuer_cert_pem.encode())
     response = ocsp.load_der_ocsp_response(response_der)
@@ -136,7 +122,7 @@ async def test_full_lifecycle_through_the_bus(issuer: Issuer) -> None:
     assert issued.result["status"] == "issued"
     assert issued.result["private_key_pem"].startswith("-----BEGIN PRIVATE KEY-----")
     ca = (await issuer.call("get_ca")).result
-    leaf = _verify_chain(issued.result["certificate"]["certificate_pem"], ca, names[1])
+    leaf = verify_chain(issued.result["certificate"]["certificate_pem"], ca, names[1])
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(names)
     lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
@@ -157,7 +143,7 @@ async def test_full_lifecycle_through_the_bus(issuer: Issuer) -> None:
     )
     assert renewed.result["status"] == "deployed"
     assert "private_key_pem" not in renewed.result  # the requester holds its own key
-    new_leaf = _verify_chain(renewed.result["certificate"]["certificate_pem"], ca, names[0])
+    new_leaf = verify_chain(renewed.result["certificate"]["certificate_pem"], ca, names[0])
     assert new_leaf.public_key() == csr_key.public_key()
     assert new_leaf.serial_number != first_serial
 
@@ -330,4 +316,4 @@ async def test_tenants_have_separate_cas(issuer: Issuer, nc: NatsClient) -> None
     from cryptography.x509.verification import VerificationError
 
     with pytest.raises(VerificationError):
-        _verify_chain(issued.result["certificate"]["certificate_pem"], theirs, "iso.internal")
+        verify_chain(issued.result["certificate"]["certificate_pem"], theirs, "iso.internal")

@@ -6,18 +6,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.x509.verification import PolicyBuilder, Store
 from nats.aio.client import Client as NatsClient
 from trstctl.events.bus import NatsCommandBus
 from trstctl.runtime.embedded import free_port
 from trstctl.sealing import generate_kek_file
 
+from .chains import verify_chain
 from .process import IssuerClient, Launcher, clean_environment, metric_samples, service_environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -52,21 +50,6 @@ def call(nc: NatsClient, tenant: str) -> IssuerClient:
     return IssuerClient(NatsCommandBus(nc), tenant)
 
 
-def _verifies_to(leaf_pem: str, ca: dict[str, Any], dns_name: str) -> x509.Certificate:
-    leaf = x509.load_pem_x509_certificate(leaf_pem.encode())
-    root = x509.load_pem_x509_certificate(ca["root_certificate_pem"].encode())
-    issuing = x509.load_pem_x509_certificate(ca["issuing_certificate_pem"].encode())
-    verifier = (
-        PolicyBuilder()
-        .store(Store([root]))
-        .time(datetime.now(UTC))
-        .build_server_verifier(x509.DNSName(dns_name))
-    )
-    chain = verifier.verify(leaf, [issuing])
-    assert [c.subject for c in chain] == [leaf.subject, issuing.subject, root.subject]
-    return leaf
-
-
 @pytest.mark.timeout(120)
 async def test_restart_keeps_the_ca_and_never_reuses_a_serial(
     launcher: Launcher, issuer_env: dict[str, str], call: IssuerClient
@@ -94,7 +77,7 @@ async def test_restart_keeps_the_ca_and_never_reuses_a_serial(
         assert ca_after[field] == ca_before[field]
     identity_id = await call.new_identity(owner["owner_id"], "c.payments.internal")
     issued = await call("issue_certificate", {"identity_id": identity_id})
-    leaf = _verifies_to(issued["certificate"]["certificate_pem"], ca_before, "c.payments.internal")
+    leaf = verify_chain(issued["certificate"]["certificate_pem"], ca_before, "c.payments.internal")
     assert leaf.serial_number == int(str(issued["certificate"]["serial"]), 16)
     assert leaf.serial_number not in serials
     assert await second.stop(timeout=15) == 0, second.output()

@@ -1,4 +1,4 @@
-"""`python -m trstctl.policy`: guard armed before any connection; bad config exits 2."""
+"""Every `python -m trstctl.<service>`: guard armed before any connection; bad config exits 2."""
 
 from __future__ import annotations
 
@@ -10,16 +10,25 @@ import types
 import pytest
 from trstctl.runtime import service
 
-ENTRY = importlib.import_module("trstctl.policy.__main__")
+# (module, service name as it appears in logs, metrics and the NATS connection name)
+SERVICES = [
+    ("trstctl.issuer", "issuer"),
+    ("trstctl.secrets", "secrets"),
+    ("trstctl.policy", "policy"),
+    ("trstctl.audit_projector", "audit-projector"),
+    ("trstctl.gateway", "gateway"),
+]
 
 
+@pytest.mark.parametrize(("module", "name"), SERVICES, ids=[n for _, n in SERVICES])
 def test_entry_point_arms_the_guard_before_opening_any_connection(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str
 ) -> None:
-    """The guard is armed for 'policy' before the first outgoing connect or NATS dial."""
+    """The guard is armed for the service before the first outgoing connect or NATS dial."""
+    entry = importlib.import_module(f"{module}.__main__")
     calls: list[str] = []
     guard = types.ModuleType("trstctl.runtime.guard")
-    guard.arm_for_service = lambda _s, name: calls.append(f"arm:{name}")  # type: ignore[attr-defined]
+    guard.arm_for_service = lambda _s, svc: calls.append(f"arm:{svc}")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "trstctl.runtime.guard", guard)
     monkeypatch.setattr(service, "configure_logging", lambda _s: None)
     real_connect = socket.socket.connect
@@ -36,15 +45,17 @@ def test_entry_point_arms_the_guard_before_opening_any_connection(
     monkeypatch.setattr("trstctl.events.connection.connect_nats", connect_nats)
     monkeypatch.setenv("TRSTCTL_NATS_URL", "nats://127.0.0.1:1")
     monkeypatch.setenv("TRSTCTL_METRICS_PORT", "0")
-    assert ENTRY.main() == 1
-    assert calls[0] == "arm:policy"
-    assert "connect_nats:trstctl-policy" in calls
+    assert entry.main() == 1
+    assert calls[0] == f"arm:{name}"
+    assert f"connect_nats:trstctl-{name}" in calls
 
 
+@pytest.mark.parametrize(("module", "name"), SERVICES, ids=[n for _, n in SERVICES])
 def test_invalid_setting_fails_start_up_with_exit_2_and_the_name(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], module: str, name: str
 ) -> None:
     """TRSTCTL_NATS_MODE=sometimes is refused, naming the variable, exit code 2."""
+    entry = importlib.import_module(f"{module}.__main__")
     monkeypatch.setenv("TRSTCTL_NATS_MODE", "sometimes")
-    assert ENTRY.main() == 2
+    assert entry.main() == 2
     assert "TRSTCTL_NATS_MODE" in capsys.readouterr().err
