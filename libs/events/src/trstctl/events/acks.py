@@ -5,7 +5,7 @@ Why not nats-py's ``publish_async``: when the server answers with an error (such
 the caller waits for a timeout. Why not ``nc.request`` per append: it costs a
 ``wait_for`` and a fresh inbox token per call and halves throughput. Here each publish
 carries ``reply=<prefix>.<n>``; one subscription resolves the matching future with the
-raw ack bytes; a timer (not a task) expires it.
+raw ack bytes; one sweeper task expires overdue ones (cheaper than a timer each).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ class AckMultiplexer:
         self._timeout = timeout
         self._prefix = ""
         self._counter = itertools.count()
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._pending: dict[str, tuple[asyncio.Future[bytes], float, str]] = {}
         self._ready = asyncio.Lock()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
         async with self._ready:
@@ -37,23 +38,32 @@ class AckMultiplexer:
                 prefix = self._nc.new_inbox()
                 await self._nc.subscribe(f"{prefix}.*", cb=self._on_reply)
                 self._prefix = prefix
+                self._sweeper = asyncio.create_task(self._sweep(), name="ack-sweeper")
 
     async def _on_reply(self, msg: Msg) -> None:
         token = msg.subject[len(self._prefix) + 1 :]
-        future = self._pending.pop(token, None)
-        if future is None or future.done():
+        entry = self._pending.pop(token, None)
+        if entry is None or entry[0].done():
             return
+        future = entry[0]
         if msg.headers and msg.headers.get("Status") == NO_RESPONDERS_STATUS:
             future.set_exception(StoreUnavailable(f"no stream listens on {msg.subject}"))
             return
         future.set_result(msg.data)
 
-    def _expire(self, token: str, subject: str) -> None:
-        future = self._pending.pop(token, None)
-        if future is not None and not future.done():
-            future.set_exception(
-                StoreUnavailable(f"no ack for append to {subject}", subject=subject)
-            )
+    async def _sweep(self) -> None:
+        # Expire publishes whose ack is overdue; ends with the connection.
+        loop = asyncio.get_running_loop()
+        while not self._nc.is_closed:
+            await asyncio.sleep(min(self._timeout / 4, 0.25))
+            now = loop.time()
+            overdue = [t for t, (_, deadline, _) in self._pending.items() if deadline <= now]
+            for token in overdue:
+                future, _, subject = self._pending.pop(token)
+                if not future.done():
+                    future.set_exception(
+                        StoreUnavailable(f"no ack for append to {subject}", subject=subject)
+                    )
 
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> bytes:
         """Publish and return the raw ack bytes (or raise ``StoreUnavailable``)."""
@@ -62,13 +72,10 @@ class AckMultiplexer:
         token = str(next(self._counter))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes] = loop.create_future()
-        self._pending[token] = future
-        timer = loop.call_later(self._timeout, self._expire, token, subject)
+        self._pending[token] = (future, loop.time() + self._timeout, subject)
         try:
-            await self._nc.publish(
-                subject, payload, reply=f"{self._prefix}.{token}", headers=headers
-            )
+            reply = f"{self._prefix}.{token}"
+            await self._nc.publish(subject, payload, reply=reply, headers=headers)
             return await future
         finally:
-            timer.cancel()
             self._pending.pop(token, None)

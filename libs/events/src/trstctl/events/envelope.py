@@ -65,15 +65,23 @@ def new_event(
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
 ) -> EventEnvelope:
-    """Wrap ``data`` in a fresh envelope (new UUIDv7 id, now in UTC unless given)."""
-    return EventEnvelope(
+    """Wrap ``data`` in a fresh envelope (new UUIDv7 id, now in UTC unless given).
+
+    Every append builds one, so the envelope is assembled without a second validation
+    pass: the payload is an already-validated model, the id and clock are ours, and the
+    three fields that come from callers are checked here exactly as the model would."""
+    if occurred_at is None:
+        occurred_at = datetime.now(UTC)
+    elif occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+        raise ValueError("occurred_at must be timezone-aware (UTC)")
+    return EventEnvelope.model_construct(
         id=event_id or uuid7(),
         type=data.event_type,
         schema_version=data.schema_version,
-        tenant=context.tenant,
-        aggregate=data.aggregate,
-        aggregate_id=aggregate_id,
-        occurred_at=occurred_at or datetime.now(UTC),
+        tenant=token(context.tenant, "tenant"),
+        aggregate=token(data.aggregate, "aggregate"),
+        aggregate_id=token(aggregate_id, "aggregate_id"),
+        occurred_at=occurred_at.astimezone(UTC),
         actor=context.actor,
         correlation_id=context.correlation_id,
         causation_id=context.causation_id,

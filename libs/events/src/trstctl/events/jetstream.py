@@ -30,7 +30,8 @@ ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_BATCH_WRONG_LAST_SEQUENCE = 10164
 
 H_MSG_ID = "Nats-Msg-Id"
-H_EXPECTED_STREAM = "Nats-Expected-Stream"
+# No Nats-Expected-Stream header: trstctl.evt.> is captured by exactly one stream, and
+# an uncaptured subject fails anyway (no responders); the header costs every append.
 H_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 H_BATCH_ID = "Nats-Batch-Id"
 H_BATCH_SEQ = "Nats-Batch-Sequence"
@@ -95,7 +96,6 @@ class JetStreamEventStore:
         event = events[0]
         headers = {
             H_MSG_ID: str(event.id),
-            H_EXPECTED_STREAM: self._stream,
             H_EXPECTED_LAST_SUBJECT_SEQ: str(expected_last_seq),
         }
         try:
@@ -161,7 +161,6 @@ class JetStreamEventStore:
                     H_BATCH_SEQ: str(index),
                 }
                 if index == 1:
-                    headers[H_EXPECTED_STREAM] = self._stream
                     headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_seq)
                 payload = self._codec.encode(event)
                 if index < last:
