@@ -150,3 +150,17 @@ def test_uuid7_is_version_7_and_time_ordered() -> None:
     assert all(i.version == 7 for i in ids)
     assert [i.int >> 80 for i in ids] == sorted(i.int >> 80 for i in ids)
     assert len(set(ids)) == 100
+
+
+def test_uuid7_differs_in_a_forked_child() -> None:
+    """A forked process does not repeat its parent's event ids."""
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.write(write, uuid7().bytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_random = int.from_bytes(os.read(read, 16), "big") & ((1 << 62) - 1)
+    assert child_random != uuid7().int & ((1 << 62) - 1)  # random bits, not the time

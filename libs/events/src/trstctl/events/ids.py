@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import uuid
@@ -9,6 +10,8 @@ import uuid
 # Event ids must be unique, not secret: a seeded PRNG (seeded from os.urandom) avoids a
 # system call per id on the append hot path.
 _random = random.Random()  # noqa: S311 - uniqueness, not secrecy
+# A forked child must not replay its parent's sequence of ids.
+os.register_at_fork(after_in_child=_random.seed)
 
 
 def uuid7() -> uuid.UUID:
