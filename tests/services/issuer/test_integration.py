@@ -317,3 +317,12 @@ async def test_tenants_have_separate_cas(issuer: Issuer, nc: NatsClient) -> None
 
     with pytest.raises(VerificationError):
         verify_chain(issued.result["certificate"]["certificate_pem"], theirs, "iso.internal")
+
+
+async def test_a_refused_issuance_does_not_create_the_ca(issuer: Issuer) -> None:
+    """complete_renewal on a requested identity is refused and leaves the tenant without a CA."""
+    identity_id = await _owner_and_identity(issuer, ["no-ca.internal"])
+    with pytest.raises(CommandError) as caught:
+        await issuer.call("complete_renewal", {"identity_id": identity_id})
+    assert caught.value.code == "invalid_transition"
+    assert (await issuer.call("get_ca")).result == {"initialized": False}

@@ -92,11 +92,12 @@ def decode_reply(raw: bytes) -> CommandResult:
         return CommandResult(result=body.get("result") or {}, stream_seq=body.get("stream_seq"))
     error = body.get("error") or {}
     details = error.get("details") or {}
-    raise CommandError(
-        str(error.get("message", "command failed")),
-        code=str(error.get("code", "command_failed")),
-        **(details if isinstance(details, dict) else {"details": details}),
+    failure = CommandError(
+        str(error.get("message", "command failed")), code=str(error.get("code", "command_failed"))
     )
+    # Set, not passed as keywords: a detail named "code" or "message" must not collide.
+    failure.details = details if isinstance(details, dict) else {"details": details}
+    raise failure
 
 
 async def dispatch(

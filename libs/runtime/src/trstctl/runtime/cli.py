@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--algorithm",
         default="ec-p256",
-        choices=["ec-p256", "ec-p384", "rsa-3072", "ed25519"],
+        choices=["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"],
         help="key algorithm of both CA keys (default ec-p256)",
     )
     init.add_argument("--root-ttl-days", type=int, default=3650)

@@ -209,6 +209,16 @@ _TARGET: Mapping[type[IdentityCommand], tuple[IdentityStatus, type[EventData], s
 }
 
 
+def will_sign(state: IdentityState, command: IdentityCommand) -> bool:
+    """Whether ``command`` would sign a certificate if its checks pass: an issuance or a
+    renewal on an edge the lifecycle allows. The handler creates a tenant's CA (on first
+    issuance) only then, so a refused command never creates one."""
+    if not isinstance(command, IssueCertificate | CompleteRenewal):
+        return False
+    target, _, via = _TARGET[type(command)]
+    return EDGES.get((state.status, target)) == via
+
+
 def decide_identity(
     state: IdentityState, command: IdentityCommand, ctx: IdentityContext
 ) -> Decision:

@@ -104,6 +104,24 @@ class IdempotencyKeyReused(IssuerError):
 
 
 class KeyStoreError(IssuerError):
-    """The CA key store cannot store or return a key (``ca_key_missing``, ``ca_key_exists``)."""
+    """The CA key store cannot store or return a key."""
 
     code = "ca_key_store_error"
+
+
+class CaKeyMissing(KeyStoreError):
+    """No sealed key for a CA the log knows (restore the key store or its backup)."""
+
+    code = "ca_key_missing"
+
+
+class CaKeyExists(KeyStoreError):
+    """A sealed key is never replaced: one already exists for this CA and role."""
+
+    code = "ca_key_exists"
+
+
+class CaKeyMismatch(KeyStoreError):
+    """A stored key does not belong to its certificate; it is refused, not used."""
+
+    code = "ca_key_mismatch"

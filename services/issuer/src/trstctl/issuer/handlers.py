@@ -40,6 +40,7 @@ from trstctl.issuer.domain import (
     IdentityState,
     decide_identity,
     evolve_identity,
+    will_sign,
 )
 from trstctl.issuer.errors import CaNotInitialized, IdentityNotFound
 from trstctl.issuer.owners import OwnerDirectory, decide_owner, evolve_owner
@@ -230,7 +231,7 @@ class IssuerHandlers:
             )
             signer = (
                 await self._cas.ensure(tenant, context)
-                if identity.state.status is not None
+                if will_sign(identity.state, command)
                 else None
             )
             return IdentityContext(

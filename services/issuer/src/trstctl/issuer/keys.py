@@ -12,7 +12,7 @@ import asyncio
 from typing import Protocol
 
 import asyncpg
-from trstctl.issuer.errors import KeyStoreError
+from trstctl.issuer.errors import CaKeyExists, CaKeyMissing
 from trstctl.issuer.keystore import CaKeyStore, KeyRole
 
 SCHEMA = """
@@ -65,9 +65,7 @@ class PostgresKeyStore:
             sealed,
         )
         if inserted is None:
-            raise KeyStoreError(
-                f"a sealed {role} key for {tenant}/{ca_id} already exists", code="ca_key_exists"
-            )
+            raise CaKeyExists(f"a sealed {role} key for {tenant}/{ca_id} already exists")
 
     async def get(self, tenant: str, ca_id: str, role: KeyRole) -> bytes:
         sealed = await self._pool.fetchval(
@@ -77,7 +75,7 @@ class PostgresKeyStore:
             role,
         )
         if sealed is None:
-            raise KeyStoreError(f"no sealed {role} key for {tenant}/{ca_id}", code="ca_key_missing")
+            raise CaKeyMissing(f"no sealed {role} key for {tenant}/{ca_id}")
         return bytes(sealed)
 
     async def list_cas(self) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from cryptography import x509
 from trstctl.events.subjects import token
 from trstctl.issuer.ca import KeyAlgorithm, TenantCa, load_private_key_der, private_key_der
-from trstctl.issuer.errors import KeyStoreError
+from trstctl.issuer.errors import CaKeyExists, CaKeyMismatch, CaKeyMissing
 from trstctl.sealing import Kek, seal, unseal
 
 KeyRole = Literal["root", "issuing"]
@@ -50,16 +50,14 @@ class MemoryCaKeyStore:
     def put(self, tenant: str, ca_id: str, role: KeyRole, sealed: bytes) -> None:
         slot = (tenant, ca_id, role)
         if slot in self.blobs:
-            raise KeyStoreError(f"{key_aad(tenant, ca_id, role)} exists", code="ca_key_exists")
+            raise CaKeyExists(f"{key_aad(tenant, ca_id, role)} exists")
         self.blobs[slot] = bytes(sealed)
 
     def get(self, tenant: str, ca_id: str, role: KeyRole) -> bytes:
         try:
             return self.blobs[(tenant, ca_id, role)]
         except KeyError:
-            raise KeyStoreError(
-                f"no sealed key {key_aad(tenant, ca_id, role)}", code="ca_key_missing"
-            ) from None
+            raise CaKeyMissing(f"no sealed key {key_aad(tenant, ca_id, role)}") from None
 
     def list_cas(self) -> list[tuple[str, str]]:
         return sorted({(tenant, ca_id) for tenant, ca_id, _ in self.blobs})
@@ -81,7 +79,7 @@ class FileCaKeyStore:
         path = self._path(tenant, ca_id, role)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if path.exists():
-            raise KeyStoreError(f"{key_aad(tenant, ca_id, role)} exists", code="ca_key_exists")
+            raise CaKeyExists(f"{key_aad(tenant, ca_id, role)} exists")
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
@@ -92,9 +90,7 @@ class FileCaKeyStore:
             # link() fails if the target appeared meanwhile: never overwrite a key.
             os.link(tmp, path)
         except FileExistsError:
-            raise KeyStoreError(
-                f"{key_aad(tenant, ca_id, role)} exists", code="ca_key_exists"
-            ) from None
+            raise CaKeyExists(f"{key_aad(tenant, ca_id, role)} exists") from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -115,9 +111,7 @@ class FileCaKeyStore:
         try:
             return self._path(tenant, ca_id, role).read_bytes()
         except FileNotFoundError:
-            raise KeyStoreError(
-                f"no sealed key {key_aad(tenant, ca_id, role)}", code="ca_key_missing"
-            ) from None
+            raise CaKeyMissing(f"no sealed key {key_aad(tenant, ca_id, role)}") from None
 
 
 def store_ca_keys(store: CaKeyStore, kek: Kek, ca: TenantCa) -> None:
@@ -163,9 +157,8 @@ def load_ca(
     )
     for role, cert in pairs:
         if keys[role].public_key() != cert.public_key():
-            raise KeyStoreError(
-                f"sealed {role} key of {tenant}/{ca_id} does not match its certificate",
-                code="ca_key_mismatch",
+            raise CaKeyMismatch(
+                f"sealed {role} key of {tenant}/{ca_id} does not match its certificate"
             )
     return TenantCa(
         tenant=tenant,
