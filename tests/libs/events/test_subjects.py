@@ -41,3 +41,30 @@ def test_unsafe_tokens_are_refused(bad: str) -> None:
 def test_wildcard_matching(pattern: str, subject: str, expected: bool) -> None:
     """The fake's filter matching follows NATS wildcard rules."""
     assert subject_matches(pattern, subject) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.9.25", True), ("v2.9.0", True), ("1.4.1", True), ("2.10.0", False),
+     ("2.10.4-beta", False), ("2.15.1", False), ("3.0.0", False)],
+)  # fmt: skip
+def test_servers_older_than_2_10_are_refused(version: str, refused: bool) -> None:
+    """nats-server < 2.10 (it ignores consumer filter_subjects) is refused with a clear error."""
+    from trstctl.events.connection import check_server_version
+    from trstctl.events.errors import UnsupportedServer
+
+    if refused:
+        with pytest.raises(UnsupportedServer) as caught:
+            check_server_version(version)
+        assert "2.10" in caught.value.message
+    else:
+        check_server_version(version)
+
+
+def test_unparseable_server_version_is_refused() -> None:
+    """A version string we cannot read is refused rather than trusted."""
+    from trstctl.events.connection import check_server_version
+    from trstctl.events.errors import UnsupportedServer
+
+    with pytest.raises(UnsupportedServer):
+        check_server_version("banana")
