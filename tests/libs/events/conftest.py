@@ -8,11 +8,15 @@ from typing import Any
 
 import pytest
 from trstctl.events.bus import NatsCommandBus
+from trstctl.events.codec import EventCodec
 from trstctl.events.consumer import JetStreamSubscriber
 from trstctl.events.envelope import EventContext, EventEnvelope, new_event
 from trstctl.events.jetstream import JetStreamEventStore
 from trstctl.events.memory import MemoryCommandBus, MemoryEventStore
 from trstctl.events.registry import REGISTRY, EventData
+
+# Tests decode strictly: no lax coercion may hide a payload that does not match its schema.
+STRICT = EventCodec(strict=True)
 
 
 @REGISTRY.register("contract.noted", version=1, aggregate="note")
@@ -40,14 +44,14 @@ def note(tenant: str, aggregate_id: str, text: str) -> EventEnvelope:
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """Each contract test runs once on the fakes and once on real NATS JetStream."""
     if request.param == "memory":
-        store = MemoryEventStore()
+        store = MemoryEventStore(STRICT)
         yield Backend("memory", store, store, MemoryCommandBus(default_timeout=2.0))
         return
     # A sync fixture, so that it may pull the async ``nc`` fixture only when needed.
     nc = request.getfixturevalue("nc")
     yield Backend(
         "jetstream",
-        JetStreamEventStore(nc),
-        JetStreamSubscriber(nc, fetch_timeout=0.2),
+        JetStreamEventStore(nc, codec=STRICT),
+        JetStreamSubscriber(nc, codec=STRICT, fetch_timeout=0.2),
         NatsCommandBus(nc, default_timeout=2.0),
     )

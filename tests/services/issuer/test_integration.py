@@ -19,6 +19,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from nats.aio.client import Client as NatsClient
 from trstctl.events.bus import NatsCommandBus
+from trstctl.events.codec import EventCodec
 from trstctl.events.errors import CommandError
 from trstctl.events.jetstream import JetStreamEventStore
 from trstctl.events.ports import CommandResult
@@ -51,7 +52,7 @@ async def issuer(
     kek = generate_kek_file(kek_file)
     pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=4)
     keys = await PostgresKeyStore.open(pool)
-    store = JetStreamEventStore(nc)
+    store = JetStreamEventStore(nc, codec=EventCodec(strict=True))
     bus = NatsCommandBus(nc, default_timeout=10.0)
     _, server = await start_issuer(store, bus, keys, kek)
 
@@ -229,7 +230,7 @@ async def test_fifty_concurrent_issues_give_one_certificate(
     from trstctl.sealing import load_kek
 
     _, second = await start_issuer(
-        JetStreamEventStore(nc),
+        JetStreamEventStore(nc, codec=EventCodec(strict=True)),
         NatsCommandBus(nc),
         await PostgresKeyStore.open(pool),
         load_kek(issuer.kek_file),
