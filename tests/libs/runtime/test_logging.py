@@ -98,3 +98,22 @@ def test_reconfiguring_replaces_the_handler_instead_of_stacking() -> None:
     logging.getLogger("lib").warning("once")
     assert first.getvalue() == ""
     assert len(_lines(second)) == 1
+
+
+def _fail_holding_a_secret() -> None:
+    private_key_pem = "-----BEGIN PRIVATE KEY-----hunter2"  # a local, never to be logged
+    raise RuntimeError(f"failed after {len(private_key_pem)} bytes")
+
+
+@pytest.mark.parametrize("log_format", [LogFormat.JSON, LogFormat.CONSOLE])
+def test_logged_tracebacks_never_show_local_variables(log_format: LogFormat) -> None:
+    """An exception logged with its traceback does not print the frame's locals."""
+    out = io.StringIO()
+    configure(log_format=log_format, stream=out)
+    try:
+        _fail_holding_a_secret()
+    except RuntimeError:
+        structlog.get_logger("t").exception("failed")
+    text = out.getvalue()
+    assert "_fail_holding_a_secret" in text  # the traceback is there
+    assert "hunter2" not in text

@@ -14,6 +14,7 @@ import sys
 from typing import TextIO
 
 import structlog
+import structlog.tracebacks
 from structlog.typing import Processor
 from trstctl.runtime.settings import LogFormat, Settings
 
@@ -50,11 +51,19 @@ def configure(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Processor
+    # Tracebacks never carry local variables: a frame's locals may hold key material
+    # (structlog's dict tracebacks, and rich when installed, show them by default).
     if wants_json(log_format, out):
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=out.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
