@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from trstctl.events.errors import InvalidSubjectToken
 from trstctl.events.subjects import (
+    aggregate_events,
     command_subject,
     event_subject,
     subject_matches,
@@ -17,6 +18,8 @@ def test_event_subject_shape() -> None:
     assert event_subject("acme", "identity", "id-1") == "trstctl.evt.acme.identity.id-1"
     assert command_subject("issuer", "create_owner") == "trstctl.cmd.issuer.create_owner"
     assert tenant_events("acme") == "trstctl.evt.acme.>"
+    assert aggregate_events("identity") == "trstctl.evt.*.identity.*"
+    assert aggregate_events("identity", "acme") == "trstctl.evt.acme.identity.*"
 
 
 @pytest.mark.parametrize("bad", ["", "a.b", "*", ">", "a b", "a\nb", "ä", "x" * 129])

@@ -42,9 +42,10 @@ def tenant_events(tenant: str) -> str:
     return f"{EVENT_PREFIX}.{token(tenant, 'tenant')}.>"
 
 
-def aggregate_events(aggregate: str) -> str:
-    """Filter for every instance of one aggregate kind across tenants."""
-    return f"{EVENT_PREFIX}.*.{token(aggregate, 'aggregate')}.*"
+def aggregate_events(aggregate: str, tenant: str | None = None) -> str:
+    """Filter for every instance of one aggregate kind, of one tenant or of all."""
+    scope = "*" if tenant is None else token(tenant, "tenant")
+    return f"{EVENT_PREFIX}.{scope}.{token(aggregate, 'aggregate')}.*"
 
 
 def command_subject(service: str, name: str) -> str:

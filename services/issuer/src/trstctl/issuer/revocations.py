@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trstctl.events.ports import EventStore
-from trstctl.events.subjects import EVENT_PREFIX, token
+from trstctl.events.subjects import aggregate_events
 from trstctl.issuer import events as ev
 from trstctl.issuer.ca import TenantCa
 from trstctl.issuer.revocation import RevocationIndex, answer_ocsp, build_crl
@@ -40,7 +40,7 @@ class Revocations:
             current = self._tenants.get(ca.tenant)
             if current is None or current.index.ca_id != ca.ca_id:
                 current = self._tenants[ca.tenant] = _TenantIndex(RevocationIndex(ca.ca_id))
-            subjects = f"{EVENT_PREFIX}.{token(ca.tenant, 'tenant')}.{ev.IDENTITY}.*"
+            subjects = aggregate_events(ev.IDENTITY, ca.tenant)
             async for stored in self._store.replay(current.last_seq + 1, subjects):
                 current.index = current.index.evolve(stored.envelope.data)
                 current.last_seq = stored.stream_seq
