@@ -169,3 +169,27 @@ def test_uuid7_differs_in_a_forked_child() -> None:
     os.waitpid(pid, 0)
     child_random = int.from_bytes(os.read(read, 16), "big") & ((1 << 62) - 1)
     assert child_random != uuid7().int & ((1 << 62) - 1)  # random bits, not the time
+
+
+def test_new_event_equals_a_validated_envelope() -> None:
+    """new_event's fast assembly gives exactly what full validation would."""
+    event = new_event(
+        WidgetRenamed(display_name="w", reason="r"), context=CONTEXT, aggregate_id="w1"
+    )
+    validated = EventEnvelope.model_validate(
+        {**event.model_dump(exclude={"data"}), "data": event.data}
+    )
+    assert event == validated
+    assert event.model_fields_set == validated.model_fields_set
+    assert event.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(ValidationError):
+        event.actor = "mallory"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", ["a.b", "*", "x y", ""])
+def test_new_event_refuses_unsafe_ids(bad: str) -> None:
+    """new_event checks tenant and aggregate id as subject tokens."""
+    from trstctl.events.errors import InvalidSubjectToken
+
+    with pytest.raises(InvalidSubjectToken):
+        new_event(WidgetRenamed(display_name="w", reason="r"), context=CONTEXT, aggregate_id=bad)

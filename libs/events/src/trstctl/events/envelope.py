@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 from trstctl.events.ids import uuid7
@@ -74,7 +75,7 @@ def new_event(
         occurred_at = datetime.now(UTC)
     elif occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
         raise ValueError("occurred_at must be timezone-aware (UTC)")
-    return EventEnvelope.model_construct(
+    return _assemble(
         id=event_id or uuid7(),
         type=data.event_type,
         schema_version=data.schema_version,
@@ -87,6 +88,21 @@ def new_event(
         causation_id=context.causation_id,
         data=data,
     )
+
+
+_ALL_FIELDS = frozenset(EventEnvelope.model_fields)
+
+
+def _assemble(**fields: Any) -> EventEnvelope:
+    # What ``model_construct`` does, without its per-field bookkeeping (a fifth of its
+    # cost, on every append). The codec round-trip tests pin that the result is equal
+    # to a validated envelope.
+    envelope = EventEnvelope.__new__(EventEnvelope)
+    object.__setattr__(envelope, "__dict__", fields)
+    object.__setattr__(envelope, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(envelope, "__pydantic_extra__", None)
+    object.__setattr__(envelope, "__pydantic_private__", None)
+    return envelope
 
 
 @dataclass(frozen=True, slots=True)

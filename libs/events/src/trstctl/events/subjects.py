@@ -6,6 +6,7 @@ Commands: ``trstctl.cmd.<service>.<name>``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from trstctl.events.errors import InvalidSubjectToken
@@ -19,6 +20,7 @@ ALL_EVENTS = f"{EVENT_PREFIX}.>"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
+@functools.lru_cache(maxsize=4096)  # tenants and aggregate kinds repeat on every append
 def token(value: str, what: str) -> str:
     """Return ``value`` if it is a safe subject token, else raise ``InvalidSubjectToken``."""
     if not _TOKEN.fullmatch(value):
