@@ -80,7 +80,7 @@ class JetStreamEventStore:
         timeout: float = 5.0,
     ) -> None:
         self._nc = nc
-        self._js: JetStreamContext = nc.jetstream(timeout=timeout, publish_async_max_pending=8192)
+        self._js: JetStreamContext = nc.jetstream(timeout=timeout)
         self._stream = stream
         self._codec = codec
         self._timeout = timeout
@@ -175,11 +175,15 @@ class JetStreamEventStore:
     async def load(self, subject: str) -> LoadedAggregate:
         """See ``EventStore.load``: direct gets walk the subject (aggregates are short)."""
         try:
+            return await self._load(subject)
+        except (TimeoutError, NatsTimeoutError) as e:
+            raise StoreUnavailable(f"cannot load {subject}", subject=subject) from e
+
+    async def _load(self, subject: str) -> LoadedAggregate:
+        try:
             last = await self._js.get_last_msg(self._stream, subject, direct=True)
         except NotFoundError:
             return LoadedAggregate(subject=subject, events=(), last_seq=0)
-        except (TimeoutError, NatsTimeoutError) as e:
-            raise StoreUnavailable(f"cannot load {subject}", subject=subject) from e
         last_seq = int(last.seq or 0)
         events: list[StoredEvent] = []
         cursor = 1
