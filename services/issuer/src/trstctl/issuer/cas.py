@@ -108,8 +108,8 @@ class TenantCas:
             root_ttl=timedelta(days=command.root_ttl_days),
             issuing_ttl=timedelta(days=command.issuing_ttl_days),
         )
-        await self._store_keys(built)
         try:
+            await self._store_keys(built)
             executed = await self.repository.execute(
                 tenant,
                 ev.CA_ID,
