@@ -42,11 +42,18 @@ from trstctl.issuer.domain import (
     evolve_identity,
     will_sign,
 )
-from trstctl.issuer.errors import CaNotInitialized, IdentityNotFound
+from trstctl.issuer.errors import CaNotInitialized, IdentityNotFound, ProfileNotFound
 from trstctl.issuer.owners import OwnerDirectory, decide_owner, evolve_owner
 from trstctl.issuer.revocations import Revocations
 from trstctl.issuer.tenant import ProfileState, decide_profile, effective_profile, evolve_profile
-from trstctl.issuer.views import ca_view, identity_reply, identity_view, owners_view, profile_view
+from trstctl.issuer.views import (
+    ca_view,
+    identity_reply,
+    identity_view,
+    owner_view,
+    owners_view,
+    profile_view,
+)
 
 M = TypeVar("M", bound=BaseModel)
 # Issuance consults the identity's profile every time; a profile redefined on another
@@ -150,7 +157,7 @@ class IssuerHandlers:
                 "replayed": done.decision.replayed,
             }
             if owner is not None:
-                result.update(owners_view(OwnerDirectory({owner.owner_id: owner}))["owners"][0])
+                result.update(owner_view(owner))
             return CommandResult(result, done.last_seq)
 
         return handle
@@ -179,8 +186,6 @@ class IssuerHandlers:
         loaded = await self.profiles.load(request.tenant, name, cached=False)
         profile = effective_profile(loaded.state)
         if profile is None:
-            from trstctl.issuer.errors import ProfileNotFound
-
             raise ProfileNotFound(f"no profile {name!r}", profile=name)
         return CommandResult(profile_view(profile), loaded.last_seq)
 
