@@ -210,7 +210,8 @@ async def test_up_runs_everything_stops_cleanly_and_keeps_data(base_dir: Path) -
     no process; a second `up` on the same data dir sees the first one's data, and a
     service killed under it is reported with its last log lines and stops everything."""
     _require_guard()
-    first = start_up(base_dir, "first")
+    # The first run is under air-gap: the whole system works with only loopback egress.
+    first = start_up(base_dir, "first", TRSTCTL_AIRGAP_ENABLED="true")
     info = await first.ready()
     assert str(info["gateway_url"]).startswith("http://127.0.0.1:")
     await _check_everything_healthy(info)

@@ -121,6 +121,10 @@ def _up(ready_file: Path | None, timeout: float) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings)
+    # `up` talks to NATS and PostgreSQL itself: it is guarded like every service.
+    from trstctl.runtime.guard import arm_for_service
+
+    arm_for_service(settings, "up")
     supervisor = Supervisor(settings, dict(os.environ), ready_file, health_timeout=timeout)
     return asyncio.run(supervisor.run())
 
