@@ -253,6 +253,18 @@ def test_idempotency_key_reused_for_other_command(ctx_for: Ctx) -> None:
     assert info.value.code == "idempotency_key_reused"
 
 
+def test_idempotency_key_reused_with_a_different_request(ctx_for: Ctx) -> None:
+    """The same key on the same command but with other content is refused, not replayed."""
+    ctx = ctx_for()
+    first = IssueCertificate(identity_id="i1", idempotency_key="k", ttl_seconds=3600)
+    state = apply(requested(ctx), decide_identity(requested(ctx), first, ctx))
+    assert decide_identity(state, first, ctx).replayed
+    changed = IssueCertificate(identity_id="i1", idempotency_key="k", ttl_seconds=7200)
+    with pytest.raises(IdempotencyKeyReused) as info:
+        decide_identity(state, changed, ctx)
+    assert info.value.details["used_for"] == "identity.issued"
+
+
 def test_issue_without_ca_is_ca_not_initialized(ctx_for: Ctx) -> None:
     """With no signer (the tenant has no CA yet) issuance is ca_not_initialized."""
     ctx = ctx_for()

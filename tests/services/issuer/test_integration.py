@@ -266,6 +266,13 @@ async def test_idempotent_issue_returns_first_result(issuer: Issuer) -> None:
     assert again.result["certificate"]["serial"] == first.result["certificate"]["serial"]
     assert again.result["replayed"] is True
     assert "private_key_pem" not in again.result  # never stored, so never replayed
+    with pytest.raises(CommandError) as caught:
+        await issuer.call(
+            "issue_certificate",
+            {"identity_id": identity_id, "ttl_seconds": 60},
+            idempotency_key="k-1",
+        )
+    assert caught.value.code == "idempotency_key_reused"
     events = (await issuer.store.load(f"trstctl.evt.{issuer.tenant}.identity.{identity_id}")).events
     assert [e.envelope.type for e in events] == ["identity.requested", "identity.issued"]
 

@@ -38,6 +38,18 @@ class Command(BaseModel):
 
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
+    def digest(self) -> str:
+        """A fingerprint of what the command asks (everything but its idempotency key), so
+        a key reused with a different request is told apart from a retry."""
+        body = self.model_dump_json(exclude={"idempotency_key"})
+        return hashlib.sha256(f"{type(self).__name__}:{body}".encode()).hexdigest()[:32]
+
+    def idempotency(self) -> dict[str, str | None]:
+        """The fields an event records of this command to recognise its replays."""
+        if self.idempotency_key is None:
+            return {"idempotency_key": None, "command_digest": None}
+        return {"idempotency_key": self.idempotency_key, "command_digest": self.digest()}
+
 
 class CreateOwner(Command):
     owner_id: Id = Field(default_factory=_new_id)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from trstctl.events.registry import EventData
+from trstctl.issuer.commands import Command
 from trstctl.issuer.errors import IdempotencyKeyReused
 
 
@@ -19,18 +20,32 @@ class Decision:
     replayed: bool = False
 
 
-def replayed(seen: Mapping[str, str], key: str | None, event_type: str) -> bool:
-    """True if ``key`` already produced an ``event_type`` event on this aggregate; a key
-    reused for a different command is refused rather than silently ignored."""
+IdempotencyRecord = Mapping[str, tuple[str, str | None]]
+
+
+def replayed(seen: IdempotencyRecord, command: Command, event_type: str) -> bool:
+    """True if the command's idempotency key already produced an ``event_type`` event on
+    this aggregate for the same request. The key reused for another command, or for the
+    same command with different content, is refused rather than silently ignored."""
+    key = command.idempotency_key
     if key is None or key not in seen:
         return False
-    if seen[key] != event_type:
+    used_for, digest = seen[key]
+    if used_for != event_type:
         raise IdempotencyKeyReused(
-            f"idempotency key already used for {seen[key]}", idempotency_key=key, used_for=seen[key]
+            f"idempotency key already used for {used_for}", idempotency_key=key, used_for=used_for
+        )
+    if digest is not None and digest != command.digest():
+        raise IdempotencyKeyReused(
+            "idempotency key already used for a different request",
+            idempotency_key=key,
+            used_for=used_for,
         )
     return True
 
 
-def remember(seen: Mapping[str, str], event: EventData) -> Mapping[str, str]:
+def remember(seen: IdempotencyRecord, event: EventData) -> IdempotencyRecord:
     key = getattr(event, "idempotency_key", None)
-    return {**seen, key: event.event_type} if key else seen
+    if not key:
+        return seen
+    return {**seen, key: (event.event_type, getattr(event, "command_digest", None))}

@@ -41,7 +41,7 @@ from trstctl.issuer.commands import (
     RevokeIdentity,
     StartRenewal,
 )
-from trstctl.issuer.decision import Decision, remember, replayed
+from trstctl.issuer.decision import Decision, IdempotencyRecord, remember, replayed
 from trstctl.issuer.errors import (
     CaNotInitialized,
     IdentityExists,
@@ -159,7 +159,7 @@ class IdentityState:
     certificates: tuple[CertificateRef, ...] = ()
     revocation_reason: ev.RevocationReason | None = None
     revoked_at: datetime | None = None
-    idempotency: Mapping[str, str] = field(default_factory=dict)
+    idempotency: IdempotencyRecord = field(default_factory=dict)
 
 
 class LeafSigner(Protocol):
@@ -225,8 +225,7 @@ def decide_identity(
     """Walk one lifecycle edge, producing exactly one event, or raise a typed error and
     produce none. A replayed idempotency key returns ``replayed`` with no event."""
     target, event_model, via = _TARGET[type(command)]
-    key = command.idempotency_key
-    if replayed(state.idempotency, key, event_model.event_type):
+    if replayed(state.idempotency, command, event_model.event_type):
         return Decision(replayed=True)
     if isinstance(command, RequestIdentity):
         if state.status is not None:
@@ -249,14 +248,14 @@ def decide_identity(
             identity_id=state.identity_id,
             serial=current.serial,
             target=command.target,
-            idempotency_key=key,
+            **command.idempotency(),
         )
     elif isinstance(command, StartRenewal):
         event = ev.IdentityRenewalStarted(
             identity_id=state.identity_id,
             serial=current.serial,
             reason=command.reason,
-            idempotency_key=key,
+            **command.idempotency(),
         )
     elif isinstance(command, RevokeIdentity):
         event = ev.IdentityRevoked(
@@ -265,10 +264,10 @@ def decide_identity(
             serials=_still_valid_serials(state, ctx.now),
             reason=command.reason,
             revoked_at=ctx.now,
-            idempotency_key=key,
+            **command.idempotency(),
         )
     else:
-        event = ev.IdentityRetired(identity_id=state.identity_id, idempotency_key=key)
+        event = ev.IdentityRetired(identity_id=state.identity_id, **command.idempotency())
     return Decision((event,))
 
 
@@ -310,7 +309,7 @@ def _request(state: IdentityState, command: RequestIdentity, ctx: IdentityContex
         dns_names=dns,
         ip_addresses=ips,
         ttl_seconds=command.ttl_seconds,
-        idempotency_key=command.idempotency_key,
+        **command.idempotency(),
     )
 
 
@@ -386,7 +385,7 @@ def _issue(
         key_source="csr" if public_key is not None else "generated",
         profile=profile.name,
         replaces=state.current.serial if model is ev.IdentityRenewed and state.current else None,
-        idempotency_key=command.idempotency_key,
+        **command.idempotency(),
     )
     return Decision((event,), private_key_pem=leaf.private_key_pem)
 

@@ -68,6 +68,9 @@ class _Commanded(EventData):
     from the aggregate's own history, however old."""
 
     idempotency_key: str | None = None
+    # What the command asked (``Command.digest``): the same key with another request is
+    # refused as ``idempotency_key_reused`` instead of being taken for a retry.
+    command_digest: str | None = None
 
 
 # --- owners --------------------------------------------------------------------------

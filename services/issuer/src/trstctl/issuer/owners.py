@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from trstctl.events.registry import EventData
 from trstctl.issuer import events as ev
 from trstctl.issuer.commands import CreateOwner, DeleteOwner, UpdateOwner
-from trstctl.issuer.decision import Decision, remember, replayed
+from trstctl.issuer.decision import Decision, IdempotencyRecord, remember, replayed
 from trstctl.issuer.errors import OwnerExists, OwnerNameTaken, OwnerNotFound
 
 # Names are unique per tenant, and uniqueness across aggregates cannot be checked
@@ -31,7 +31,7 @@ class Owner:
 @dataclass(frozen=True)
 class OwnerDirectory:
     owners: Mapping[str, Owner] = field(default_factory=dict)
-    idempotency: Mapping[str, str] = field(default_factory=dict)
+    idempotency: IdempotencyRecord = field(default_factory=dict)
 
     def by_name(self, name: str) -> Owner | None:
         wanted = owner_name_key(name)
@@ -47,9 +47,8 @@ def decide_owner(
     state: OwnerDirectory, command: CreateOwner | UpdateOwner | DeleteOwner
 ) -> Decision:
     """Create, update or delete an owner; a name is taken while any other owner has it."""
-    key = command.idempotency_key
     if isinstance(command, CreateOwner):
-        if replayed(state.idempotency, key, ev.OwnerCreated.event_type):
+        if replayed(state.idempotency, command, ev.OwnerCreated.event_type):
             return Decision(replayed=True)
         if command.owner_id in state.owners:
             raise OwnerExists(f"owner {command.owner_id} exists", owner_id=command.owner_id)
@@ -63,21 +62,21 @@ def decide_owner(
                     kind=command.kind,
                     description=command.description,
                     contact=command.contact,
-                    idempotency_key=key,
+                    **command.idempotency(),
                 ),
             )
         )
     event_type = (
         ev.OwnerUpdated if isinstance(command, UpdateOwner) else ev.OwnerDeleted
     ).event_type
-    if replayed(state.idempotency, key, event_type):
+    if replayed(state.idempotency, command, event_type):
         return Decision(replayed=True)
     owner = state.owners.get(command.owner_id)
     if owner is None:
         raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
     if isinstance(command, DeleteOwner):
         return Decision(
-            (ev.OwnerDeleted(owner_id=owner.owner_id, name=owner.name, idempotency_key=key),)
+            (ev.OwnerDeleted(owner_id=owner.owner_id, name=owner.name, **command.idempotency()),)
         )
     name = " ".join(command.name.split()) if command.name is not None else owner.name
     _check_name_free(state, name, owner.owner_id)
@@ -91,7 +90,7 @@ def decide_owner(
                 if command.description is not None
                 else owner.description,
                 contact=command.contact if command.contact is not None else owner.contact,
-                idempotency_key=key,
+                **command.idempotency(),
             ),
         )
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -12,7 +11,7 @@ from trstctl.events.registry import EventData
 from trstctl.issuer import events as ev
 from trstctl.issuer.ca import TenantCa, fingerprint_sha256
 from trstctl.issuer.commands import DefineProfile, InitializeCa
-from trstctl.issuer.decision import Decision, remember, replayed
+from trstctl.issuer.decision import Decision, IdempotencyRecord, remember, replayed
 from trstctl.issuer.errors import CaAlreadyInitialized, ProfileViolation
 from trstctl.issuer.profiles import DEFAULT_PROFILE, CertificateProfile, default_profile
 
@@ -22,7 +21,7 @@ from trstctl.issuer.profiles import DEFAULT_PROFILE, CertificateProfile, default
 @dataclass(frozen=True)
 class CaState:
     initialized: ev.CaInitialized | None = None
-    idempotency: Mapping[str, str] = field(default_factory=dict)
+    idempotency: IdempotencyRecord = field(default_factory=dict)
 
 
 def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: TenantCa) -> Decision:
@@ -43,7 +42,7 @@ def decide_ca(state: CaState, command: InitializeCa, *, tenant: str, built: Tena
                 root_fingerprint_sha256=fingerprint_sha256(built.root_cert),
                 issuing_fingerprint_sha256=fingerprint_sha256(built.issuing_cert),
                 not_after=built.not_after,
-                idempotency_key=command.idempotency_key,
+                **command.idempotency(),
             ),
         )
     )
@@ -53,7 +52,7 @@ def precheck_ca(state: CaState, command: InitializeCa, *, tenant: str) -> Decisi
     """The part of ``decide_ca`` that needs no CA: a replay, or a refusal because the
     tenant has one already. ``None`` means "build it" (the handler checks this first so
     it does not generate keys only to be refused)."""
-    if replayed(state.idempotency, command.idempotency_key, ev.CaInitialized.event_type):
+    if replayed(state.idempotency, command, ev.CaInitialized.event_type):
         return Decision(replayed=True)
     if state.initialized is not None:
         raise CaAlreadyInitialized(
@@ -80,7 +79,7 @@ def evolve_ca(state: CaState, event: EventData) -> CaState:
 class ProfileState:
     name: str
     profile: CertificateProfile | None = None
-    idempotency: Mapping[str, str] = field(default_factory=dict)
+    idempotency: IdempotencyRecord = field(default_factory=dict)
 
 
 def decide_profile(state: ProfileState, command: DefineProfile) -> Decision:
@@ -92,13 +91,11 @@ def decide_profile(state: ProfileState, command: DefineProfile) -> Decision:
             rule="profile_name_mismatch",
             value=command.profile.name,
         )
-    if replayed(state.idempotency, command.idempotency_key, ev.ProfileDefined.event_type):
+    if replayed(state.idempotency, command, ev.ProfileDefined.event_type):
         return Decision(replayed=True)
     if state.profile == command.profile:
         return Decision(replayed=True)
-    return Decision(
-        (ev.ProfileDefined(profile=command.profile, idempotency_key=command.idempotency_key),)
-    )
+    return Decision((ev.ProfileDefined(profile=command.profile, **command.idempotency()),))
 
 
 def evolve_profile(state: ProfileState, event: EventData) -> ProfileState:
