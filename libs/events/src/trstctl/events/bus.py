@@ -19,8 +19,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError as NatsNoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from trstctl.events.commands import decode_reply, dispatch, encode_request
-from trstctl.events.errors import CommandTimeout, NoResponders
+from trstctl.events.commands import (
+    command_timeout,
+    decode_reply,
+    dispatch,
+    encode_request,
+    no_responders,
+)
 from trstctl.events.ports import CommandHandler, CommandResult
 from trstctl.events.subjects import command_subject, service_commands
 
@@ -72,8 +77,6 @@ class NatsCommandBus:
     ) -> CommandResult:
         subject = command_subject(service, name)
         data = encode_request(
-            service,
-            name,
             payload,
             tenant=tenant,
             actor=actor,
@@ -84,13 +87,9 @@ class NatsCommandBus:
         try:
             reply = await self._nc.request(subject, data, timeout=wait)
         except NatsNoRespondersError as e:
-            raise NoResponders(
-                f"no {service} service is running to handle {name}", subject=subject
-            ) from e
+            raise no_responders(service, name) from e
         except (TimeoutError, NatsTimeoutError) as e:
-            raise CommandTimeout(
-                f"{service}.{name} did not answer within {wait:g}s", subject=subject, timeout=wait
-            ) from e
+            raise command_timeout(service, name, wait) from e
         return decode_reply(reply.data)
 
     async def serve(

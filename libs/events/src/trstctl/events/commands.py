@@ -12,17 +12,22 @@ from typing import Any
 
 from pydantic import ValidationError
 from trstctl.events import wirejson
-from trstctl.events.errors import CommandError, InvalidCommand, TrstctlError, UnknownCommand
+from trstctl.events.errors import (
+    CommandError,
+    CommandTimeout,
+    InvalidCommand,
+    NoResponders,
+    TrstctlError,
+    UnknownCommand,
+)
 from trstctl.events.ids import uuid7
 from trstctl.events.ports import CommandHandler, CommandRequest, CommandResult
-from trstctl.events.subjects import token
+from trstctl.events.subjects import command_subject, token
 
 MAX_COMMAND_BYTES = 1024 * 1024
 
 
 def encode_request(
-    service: str,
-    name: str,
     payload: Mapping[str, Any],
     *,
     tenant: str,
@@ -40,6 +45,23 @@ def encode_request(
             "command_id": str(uuid7()),
             "idempotency_key": idempotency_key,
         }
+    )
+
+
+def no_responders(service: str, name: str) -> NoResponders:
+    """The error a caller gets when no instance of ``service`` is running."""
+    return NoResponders(
+        f"no {service} service is running to handle {name}",
+        subject=command_subject(service, name),
+    )
+
+
+def command_timeout(service: str, name: str, wait: float) -> CommandTimeout:
+    """The error a caller gets when ``service`` did not answer in time."""
+    return CommandTimeout(
+        f"{service}.{name} did not answer within {wait:g}s",
+        subject=command_subject(service, name),
+        timeout=wait,
     )
 
 

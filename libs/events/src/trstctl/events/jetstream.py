@@ -19,9 +19,9 @@ from trstctl.events import wirejson
 from trstctl.events.acks import AckMultiplexer
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.envelope import EventEnvelope, StoredEvent
-from trstctl.events.errors import ConcurrencyConflict, EventsError, StoreUnavailable
+from trstctl.events.errors import ConcurrencyConflict, StoreUnavailable
 from trstctl.events.ids import uuid7
-from trstctl.events.ports import AppendResult, LoadedAggregate
+from trstctl.events.ports import AppendResult, LoadedAggregate, check_append
 from trstctl.events.provision import DEFAULT_STREAM
 from trstctl.events.subjects import ALL_EVENTS
 
@@ -56,18 +56,6 @@ def _parse_ack(raw: bytes, subject: str, expected_last_seq: int) -> AppendResult
     return AppendResult(last_seq=int(body["seq"]), duplicate=bool(body.get("duplicate", False)))
 
 
-def _check_subject(subject: str, events: Sequence[EventEnvelope]) -> None:
-    if not events:
-        raise EventsError("append needs at least one event", subject=subject)
-    for event in events:
-        if event.subject != subject:
-            raise EventsError(
-                f"event {event.id} belongs to {event.subject}, not {subject}",
-                subject=subject,
-                event_id=str(event.id),
-            )
-
-
 class JetStreamEventStore:
     """``EventStore`` on one JetStream stream."""
 
@@ -90,7 +78,7 @@ class JetStreamEventStore:
         self, subject: str, events: Sequence[EventEnvelope], expected_last_seq: int
     ) -> AppendResult:
         """See ``EventStore.append``. Several events go in one atomic batch (all or none)."""
-        _check_subject(subject, events)
+        check_append(subject, events)
         if len(events) > 1:
             return await self._append_batch(subject, events, expected_last_seq)
         event = events[0]
@@ -153,23 +141,20 @@ class JetStreamEventStore:
         batch_id: str,
     ) -> AppendResult:
         last = len(events)
-        try:
-            for index, event in enumerate(events, start=1):
-                headers = {
-                    H_MSG_ID: str(event.id),
-                    H_BATCH_ID: batch_id,
-                    H_BATCH_SEQ: str(index),
-                }
-                if index == 1:
-                    headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_seq)
-                payload = self._codec.encode(event)
-                if index < last:
-                    await self._nc.publish(subject, payload, headers=headers)
-                else:
-                    headers[H_BATCH_COMMIT] = "1"
-                    return await self._publish(subject, payload, headers, expected_last_seq)
-        except (TimeoutError, NatsTimeoutError) as e:
-            raise StoreUnavailable(f"no ack for batch append to {subject}", subject=subject) from e
+        for index, event in enumerate(events, start=1):
+            headers = {
+                H_MSG_ID: str(event.id),
+                H_BATCH_ID: batch_id,
+                H_BATCH_SEQ: str(index),
+            }
+            if index == 1:
+                headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_seq)
+            payload = self._codec.encode(event)
+            if index < last:
+                await self._nc.publish(subject, payload, headers=headers)
+            else:
+                headers[H_BATCH_COMMIT] = "1"
+                return await self._publish(subject, payload, headers, expected_last_seq)
         raise AssertionError("unreachable: the loop returns on the commit message")
 
     async def load(self, subject: str) -> LoadedAggregate:

@@ -16,9 +16,15 @@ from typing import Any
 
 import structlog
 from trstctl.events.codec import DEFAULT_CODEC, EventCodec
-from trstctl.events.commands import decode_reply, dispatch, encode_request
+from trstctl.events.commands import (
+    command_timeout,
+    decode_reply,
+    dispatch,
+    encode_request,
+    no_responders,
+)
 from trstctl.events.envelope import EventEnvelope, StoredEvent
-from trstctl.events.errors import CommandTimeout, ConcurrencyConflict, EventsError, NoResponders
+from trstctl.events.errors import ConcurrencyConflict
 from trstctl.events.outcomes import Action, outcome_for
 from trstctl.events.ports import (
     AppendResult,
@@ -27,8 +33,9 @@ from trstctl.events.ports import (
     DeliveryPolicy,
     EventHandler,
     LoadedAggregate,
+    check_append,
 )
-from trstctl.events.subjects import ALL_EVENTS, command_subject, subject_matches
+from trstctl.events.subjects import ALL_EVENTS, subject_matches
 
 log = structlog.get_logger("trstctl.events.memory")
 
@@ -47,11 +54,7 @@ class MemoryEventStore:
     async def append(
         self, subject: str, events: Sequence[EventEnvelope], expected_last_seq: int
     ) -> AppendResult:
-        if not events:
-            raise EventsError("append needs at least one event", subject=subject)
-        for event in events:
-            if event.subject != subject:
-                raise EventsError(f"event {event.id} belongs to {event.subject}, not {subject}")
+        check_append(subject, events)
         seq = 0
         async with self._lock:
             if events[-1].id in self._by_id:
@@ -192,13 +195,10 @@ class MemoryCommandBus:
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> CommandResult:
-        subject = command_subject(service, name)
         handlers = self._services.get(service)
         if handlers is None:
-            raise NoResponders(f"no {service} service is running to handle {name}", subject=subject)
+            raise no_responders(service, name)
         data = encode_request(
-            service,
-            name,
             payload,
             tenant=tenant,
             actor=actor,
@@ -209,9 +209,7 @@ class MemoryCommandBus:
         try:
             reply, _, _ = await asyncio.wait_for(dispatch(handlers, service, name, data), wait)
         except TimeoutError as e:
-            raise CommandTimeout(
-                f"{service}.{name} did not answer within {wait:g}s", subject=subject, timeout=wait
-            ) from e
+            raise command_timeout(service, name, wait) from e
         return decode_reply(reply)
 
     async def serve(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trstctl.events.envelope import EventEnvelope, StoredEvent
+from trstctl.events.errors import EventsError
 
 JsonObject = dict[str, Any]
 
@@ -29,6 +30,20 @@ class LoadedAggregate:
     subject: str
     events: tuple[StoredEvent, ...]
     last_seq: int
+
+
+def check_append(subject: str, events: Sequence[EventEnvelope]) -> None:
+    """The precondition every ``EventStore.append`` enforces before anything is written:
+    at least one event, and every event belongs to ``subject``."""
+    if not events:
+        raise EventsError("append needs at least one event", subject=subject)
+    for event in events:
+        if event.subject != subject:
+            raise EventsError(
+                f"event {event.id} belongs to {event.subject}, not {subject}",
+                subject=subject,
+                event_id=str(event.id),
+            )
 
 
 class EventStore(Protocol):
