@@ -56,7 +56,7 @@ from trstctl.issuer.views import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-# Issuance consults the identity's profile every time; a profile redefined on another
+# Requests and issuances consult a profile every time; a profile redefined on another
 # replica is seen here within this many seconds (redefinitions on this replica at once).
 PROFILE_MAX_AGE_SECONDS = 5.0
 Clock = Callable[[], datetime]
@@ -225,7 +225,9 @@ class IssuerHandlers:
         now = self._clock()
         if isinstance(command, RequestIdentity):
             owners = await self.owners.load(tenant, ev.OWNER_DIRECTORY_ID, cached=False)
-            profile = await self.profiles.load(tenant, command.profile, cached=False)
+            profile = await self.profiles.load(
+                tenant, command.profile, max_age=PROFILE_MAX_AGE_SECONDS
+            )
             return IdentityContext(
                 tenant, now, profile=effective_profile(profile.state), owners=owners.state
             )
