@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPublicKeyTypes,
     CertificatePublicKeyTypes,
 )
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 from trstctl.issuer.errors import (
     CsrSignatureInvalid,
     InvalidCsr,
@@ -327,7 +327,17 @@ class SignedLeaf:
     private_key_pem: str | None = field(default=None, repr=False)
 
 
-def _key_usage(names: Sequence[str], family: str) -> x509.KeyUsage:
+_LEAF_BASIC_CONSTRAINTS: x509.Extension[x509.ExtensionType] = x509.Extension(
+    ExtensionOID.BASIC_CONSTRAINTS, True, x509.BasicConstraints(ca=False, path_length=None)
+)
+
+
+def _subject(common_name: str | None) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else [])
+
+
+@functools.lru_cache(maxsize=64)
+def _key_usage(names: tuple[str, ...], family: str) -> x509.KeyUsage:
     wanted = set(names)
     return x509.KeyUsage(
         digital_signature="digital_signature" in wanted,
@@ -349,9 +359,13 @@ class CaSigner:
     def __init__(self, ca: TenantCa) -> None:
         self._ca = ca
         # The same for every leaf: computed once, not per signature.
-        self._authority_key_id = x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            ca.issuing_key.public_key()
+        self._authority_key_id: x509.Extension[x509.ExtensionType] = x509.Extension(
+            ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+            False,
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing_key.public_key()),
         )
+        self._issuer_name = ca.issuing_cert.subject
+        self._hash = signature_hash(ca.issuing_key)
 
     @property
     def ca(self) -> TenantCa:
@@ -387,42 +401,63 @@ class CaSigner:
         else:
             raise UnsupportedKeyAlgorithm("a leaf needs a CSR public key or a key to generate")
         info = describe_public_key(public_key)
-        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in spec.dns_names]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
-        ekus = [ExtendedKeyUsageOID.SERVER_AUTH] if spec.server_auth else []
-        ekus += [ExtendedKeyUsageOID.CLIENT_AUTH] if spec.client_auth else []
-        subject = x509.Name(
-            [x509.NameAttribute(NameOID.COMMON_NAME, spec.common_name)] if spec.common_name else []
-        )
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self._ca.issuing_cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(spec.not_before)
-            .not_valid_after(spec.not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(spec.key_usages, info.family), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(self._authority_key_id, critical=False)
-        )
-        if ekus:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
-        if sans:
-            # RFC 5280: the SAN extension is critical when the subject is empty.
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(sans), critical=not spec.common_name
-            )
-        key = self._ca.issuing_key
-        cert = builder.sign(key, signature_hash(key))
+        # Certificates carry whole seconds: the event states what the certificate says.
+        not_before = spec.not_before.replace(microsecond=0)
+        not_after = spec.not_after.replace(microsecond=0)
+        serial = x509.random_serial_number()
+        # One builder built with every field at once: the chained builder copies itself
+        # per call, which cost as much as the signature (measured).
+        cert = x509.CertificateBuilder(
+            issuer_name=self._issuer_name,
+            subject_name=_subject(spec.common_name),
+            public_key=public_key,
+            serial_number=serial,
+            not_valid_before=not_before,
+            not_valid_after=not_after,
+            extensions=self._leaf_extensions(spec, public_key, info.family),
+        ).sign(self._ca.issuing_key, self._hash)
+        der = cert.public_bytes(serialization.Encoding.DER)
         return SignedLeaf(
-            certificate_der=cert.public_bytes(serialization.Encoding.DER),
-            serial=serial_hex(cert.serial_number),
-            fingerprint_sha256=fingerprint_sha256(cert),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
+            certificate_der=der,
+            serial=serial_hex(serial),
+            fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+            not_before=not_before,
+            not_after=not_after,
             key_algorithm=info.name,
             ca_id=self._ca.ca_id,
             private_key_pem=key_pem,
         )
+
+    def _leaf_extensions(
+        self, spec: LeafSpec, public_key: CertificatePublicKeyTypes, family: str
+    ) -> list[x509.Extension[x509.ExtensionType]]:
+        extensions: list[x509.Extension[x509.ExtensionType]] = [
+            _LEAF_BASIC_CONSTRAINTS,
+            x509.Extension(
+                ExtensionOID.KEY_USAGE, True, _key_usage(tuple(spec.key_usages), family)
+            ),
+            x509.Extension(
+                ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+                False,
+                x509.SubjectKeyIdentifier.from_public_key(public_key),
+            ),
+            self._authority_key_id,
+        ]
+        ekus = [ExtendedKeyUsageOID.SERVER_AUTH] if spec.server_auth else []
+        ekus += [ExtendedKeyUsageOID.CLIENT_AUTH] if spec.client_auth else []
+        if ekus:
+            extensions.append(
+                x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False, x509.ExtendedKeyUsage(ekus))
+            )
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in spec.dns_names]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
+        if sans:
+            # RFC 5280: the SAN extension is critical when the subject is empty.
+            extensions.append(
+                x509.Extension(
+                    ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                    not spec.common_name,
+                    x509.SubjectAlternativeName(sans),
+                )
+            )
+        return extensions
