@@ -128,4 +128,7 @@ class NatsCommandBus:
         subscription = await self._nc.subscribe(
             service_commands(service), queue=f"trstctl-{service}", cb=on_message
         )
+        # subscribe() only queues the SUB: without the round trip a service could report
+        # healthy while a client's request still meets "no responders".
+        await self._nc.flush()
         return NatsCommandServer(subscription, tasks, self._drain_timeout)
