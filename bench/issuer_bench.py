@@ -13,6 +13,12 @@ CPU time each process spent per certificate (issuer, nats-server, this client; r
 raw rate including the CSR's signature check is printed too: the single-core ceiling of
 the cryptography that path cannot skip.
 
+Last, the same two commands run through a service with no cryptography at all
+(``bench/spine_service.py``: command bus, repository, one JetStream append and a reply of
+the issuer's sizes). Its CPU per command plus the raw crypto time is the least one issuer
+process can spend per certificate, so the bench prints the rate one process could reach
+at best with no other work, beside the goal.
+
 Goal (issue #4): issuer throughput >= 30% of the raw single-core rate.
 Run: ``make bench`` or ``.venv/bin/python bench/issuer_bench.py [--count N]``.
 """
@@ -35,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).parent))
+import spine_service
 from issuer_raw import raw_sign_rate
 from trstctl.events.bus import NatsCommandBus
 from trstctl.events.connection import connect_nats
@@ -67,7 +74,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 class CpuMeter:
-    """CPU microseconds per certificate of named processes over one phase of the bench."""
+    """CPU microseconds per command (certificate) of named processes over one phase."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
@@ -76,13 +83,18 @@ class CpuMeter:
     def start(self) -> None:
         self._start = {name: _cpu_seconds(pid) for name, pid in self._pids.items()}
 
-    def per_certificate(self, count: int) -> str:
+    def seconds_per_command(self, count: int, name: str) -> float | None:
+        """CPU seconds ``name`` spent per command since ``start`` (None without /proc)."""
+        before, after = self._start.get(name), _cpu_seconds(self._pids[name])
+        return None if before is None or after is None else (after - before) / count
+
+    def per_command(self, count: int) -> str:
         parts = []
         for name, pid in self._pids.items():
             before, after = self._start.get(name), _cpu_seconds(pid)
             if before is not None and after is not None:
                 parts.append(f"{name} {(after - before) / count * 1e6:,.0f}")
-        return f"CPU µs/cert: {', '.join(parts)}" if parts else "CPU per process: n/a here"
+        return f"CPU µs each: {', '.join(parts)}" if parts else "CPU per process: n/a here"
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -90,9 +102,15 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _issue_all(
-    bus: NatsCommandBus, payloads: list[dict[str, str]], meter: CpuMeter
+async def _drive(
+    bus: NatsCommandBus,
+    service: str,
+    command: str,
+    payloads: list[dict[str, str]],
+    meter: CpuMeter,
 ) -> tuple[float, list[float], str]:
+    """Send every payload as ``command`` with IN_FLIGHT requests outstanding: the rate,
+    the latencies and the CPU each process spent per command."""
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     for payload in payloads:
         queue.put_nowait(payload)
@@ -102,16 +120,33 @@ async def _issue_all(
         while not queue.empty():
             payload = queue.get_nowait()
             started = time.perf_counter()
-            await bus.request(
-                "issuer", "issue_certificate", payload, tenant=TENANT, actor="bench", timeout=60
-            )
+            await bus.request(service, command, payload, tenant=TENANT, actor="bench", timeout=60)
             latencies.append(time.perf_counter() - started)
 
     meter.start()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
     rate = len(payloads) / (time.perf_counter() - started)
-    return rate, latencies, meter.per_certificate(len(payloads))
+    return rate, latencies, meter.per_command(len(payloads))
+
+
+async def _spine_floor(
+    bus: NatsCommandBus, count: int, meter: CpuMeter
+) -> tuple[float, list[float], str]:
+    """The floor service (``spine_service``): open ``count`` items, then time closing them,
+    the issuer's ``request_identity`` / ``issue_certificate`` pair without the crypto."""
+    sem = asyncio.Semaphore(IN_FLIGHT)
+
+    async def open_one(i: int) -> None:
+        async with sem:
+            await bus.request(
+                spine_service.SERVICE, "open", {"item_id": f"item{i}", "name": f"item{i}"},
+                tenant=TENANT, actor="bench", timeout=60,
+            )  # fmt: skip
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    payloads = [{"item_id": f"item{i}"} for i in range(count)]
+    return await _drive(bus, spine_service.SERVICE, "close", payloads, meter)
 
 
 async def _prepare(bus: NatsCommandBus, prefix: str, count: int) -> list[str]:
@@ -152,12 +187,15 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise SystemExit("issuer did not become healthy")
 
 
-def _start_issuer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """One issuer process (as ``trstctl up`` starts it), returned once it is healthy."""
+def _start_issuer(
+    env: dict[str, str], log: Path, argv: tuple[str, ...] = ("-m", "trstctl.issuer")
+) -> subprocess.Popen[bytes]:
+    """One issuer process (as ``trstctl up`` starts it), returned once it is healthy;
+    ``argv`` starts another service process the same way."""
     metrics_port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trstctl.issuer"],
+            [sys.executable, *argv],
             env={**env, "TRSTCTL_METRICS_PORT": str(metrics_port)},
             stdout=out,
             stderr=out,
@@ -203,14 +241,23 @@ async def run(count: int, replicas: int) -> None:
             csr_ids = await _prepare(bus, "csr", count)
             gen_ids = await _prepare(bus, "gen", count)
             csrs = [_csr(f"csr{i}.bench.internal") for i in range(count)]
-            csr_rate, csr_lat, csr_cpu = await _issue_all(
-                bus,
-                [{"identity_id": i, "csr_pem": c} for i, c in zip(csr_ids, csrs, strict=True)],
-                meter,
+            csr_payloads = [
+                {"identity_id": i, "csr_pem": c} for i, c in zip(csr_ids, csrs, strict=True)
+            ]
+            csr_rate, csr_lat, csr_cpu = await _drive(
+                bus, "issuer", "issue_certificate", csr_payloads, meter
             )
-            gen_rate, gen_lat, gen_cpu = await _issue_all(
-                bus, [{"identity_id": i} for i in gen_ids], meter
+            gen_rate, gen_lat, gen_cpu = await _drive(
+                bus, "issuer", "issue_certificate", [{"identity_id": i} for i in gen_ids], meter
             )
+            floor_script = str(Path(__file__).with_name("spine_service.py"))
+            floor = _start_issuer(env, root / "spine-service.log", (floor_script,))
+            processes.append(floor)
+            floor_meter = CpuMeter(
+                {"spine-service": floor.pid, "nats-server": nats.pid or 0, "client": os.getpid()}
+            )
+            floor_rate, floor_lat, floor_cpu = await _spine_floor(bus, count, floor_meter)
+            floor_own = floor_meter.seconds_per_command(count, "spine-service")
             await nc.close()
         finally:
             for process in processes:
@@ -232,8 +279,7 @@ async def run(count: int, replicas: int) -> None:
         verdict = "MET" if ratio >= 0.30 else "NOT MET"
         print(
             f"{label}: {rate:>7,.0f} certs/s  raw cryptography {raw:>7,.0f}/s  "
-            f"= {ratio:>4.0%} (goal >= 30%: {verdict})  "
-            f"p50 {_percentile(lat, 0.5) * 1000:.1f} ms  p99 {_percentile(lat, 0.99) * 1000:.1f} ms"
+            f"= {ratio:>4.0%} (goal >= 30%: {verdict})  {_latency(lat)}"
         )
         print(f"    {cpu}")
     print(
@@ -241,6 +287,29 @@ async def run(count: int, replicas: int) -> None:
         f"(the CSR path's cryptographic ceiling; the CSR figure is {csr_rate / raw_verified:.0%} "
         "of it)"
     )
+    print(
+        "== the spine under it: the same two commands with no cryptography "
+        "(one append and one reply each) =="
+    )
+    print(f"spine floor        : {floor_rate:>7,.0f} commands/s  {_latency(floor_lat)}")
+    print(f"    {floor_cpu}")
+    if floor_own is not None:
+        # One process does the spine's work and the path's cryptography one after the
+        # other, so it can never exceed 1 / (floor CPU + raw crypto time) on its core.
+        for label, crypto_rate, raw in (
+            ("P-256 CSR", raw_verified, raw_csr),
+            ("P-256 generated key", raw_generated, raw_generated),
+        ):
+            bound = 1 / (floor_own + 1 / crypto_rate)
+            print(
+                f"    one issuer process, {label}: at most {bound:,.0f}/s with no other work "
+                f"= {bound / raw:.0%} of the raw rate"
+            )
+
+
+def _latency(latencies: list[float]) -> str:
+    p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+    return f"p50 {p50 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
 
 
 def main() -> None:
