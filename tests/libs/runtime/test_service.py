@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -105,6 +107,51 @@ async def test_a_failing_registered_check_makes_healthz_503(nats_url: str) -> No
     assert '"database": false' in body
     build.ctx.stopping.set()
     assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_after_start_runs_once_built_and_before_healthy(nats_url: str) -> None:
+    """`after_start` runs after build and before /healthz first says 200."""
+    port = free_port()
+    build = _Build()
+    build.release.set()
+    seen: list[bool] = []
+
+    def after_start() -> None:
+        assert build.built.is_set()
+        seen.append(True)
+
+    task = asyncio.create_task(
+        serve("svc", _settings(nats_url, port), build, after_start=after_start)
+    )
+    await _wait_for_status(f"http://127.0.0.1:{port}/healthz", 200)
+    assert seen == [True]
+    assert build.ctx is not None
+    build.ctx.stopping.set()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+def test_settling_the_collector_freezes_start_up_objects_and_raises_the_threshold() -> None:
+    """After start-up objects are exempt from collection and gen-0 passes are rarer;
+    cyclic garbage made afterwards is still collected."""
+    threshold = gc.get_threshold()
+    try:
+        service.settle_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == service.GC_YOUNGEST_THRESHOLD
+        assert gc.get_threshold()[1:] == threshold[1:]
+
+        class Node:
+            other: object = None
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        probe = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert probe() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 async def test_health_registry_counts_a_raising_check_as_failing() -> None:

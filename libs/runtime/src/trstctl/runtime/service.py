@@ -9,6 +9,7 @@ before any socket is opened, so no connection of this process escapes it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -101,11 +102,19 @@ def run_service(name: str, build: BuildApp) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    return asyncio.run(serve(name, settings, build))
+    return asyncio.run(serve(name, settings, build, after_start=settle_garbage_collector))
 
 
-async def serve(name: str, settings: Settings, build: BuildApp) -> int:
-    """The async part of ``run_service``: health server, NATS, the app, then shutdown."""
+async def serve(
+    name: str,
+    settings: Settings,
+    build: BuildApp,
+    *,
+    after_start: Callable[[], None] | None = None,
+) -> int:
+    """The async part of ``run_service``: health server, NATS, the app, then shutdown.
+    ``after_start`` runs once the app is built, before the service reports healthy (the
+    process entry point settles the garbage collector there)."""
     from trstctl.events.connection import connect_nats
 
     log = structlog.get_logger("trstctl.service").bind(service=name)
@@ -128,6 +137,8 @@ async def serve(name: str, settings: Settings, build: BuildApp) -> int:
         health.add("nats", nats_connected)
         ctx = ServiceContext(name, settings, nats, health, stopping)
         app = await build(ctx)
+        if after_start is not None:
+            after_start()
         health.started = True
         log.info("service started", metrics_port=bound_port(runner))
         watchdog = asyncio.create_task(_stop_when_orphaned(stopping))
@@ -148,6 +159,25 @@ async def serve(name: str, settings: Settings, build: BuildApp) -> int:
         await runner.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+# Allocations between two youngest-generation collections (CPython's default is 700).
+GC_YOUNGEST_THRESHOLD = 20_000
+
+
+def settle_garbage_collector() -> None:
+    """Once start-up is done: exempt what start-up allocated (modules, settings, unsealed
+    CAs) from every later collection, and collect the youngest generation less often.
+
+    A service keeps thousands of long-lived objects (cached aggregates); with CPython's
+    defaults the older-generation passes walk them all in the middle of some request.
+    Measured on the issuer (bench/issuer_bench.py, 64 in flight, 2 runs each): p99 of
+    generated-key issuance 44-47 ms with the defaults, 17-28 ms with this; throughput
+    within run-to-run noise. Cycles are still collected, only in larger batches."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, older, oldest)
 
 
 async def _close_nats(nats: NatsClient) -> None:
