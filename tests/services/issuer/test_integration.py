@@ -173,6 +173,22 @@ async def test_full_lifecycle_through_the_bus(issuer: Issuer) -> None:
     assert caught.value.details["from"] == "retired"
 
 
+async def test_a_der_csr_issues_through_the_bus(issuer: Issuer) -> None:
+    """`csr_der` (base64 DER, as `openssl req -outform DER` writes) is issued like PEM."""
+    names = ["der.payments.internal"]
+    identity_id = await _owner_and_identity(issuer, names)
+    csr_pem, csr_key = _csr(names)
+    der = x509.load_pem_x509_csr(csr_pem.encode()).public_bytes(serialization.Encoding.DER)
+    issued = await issuer.call(
+        "issue_certificate",
+        {"identity_id": identity_id, "csr_der": base64.b64encode(der).decode()},
+    )
+    assert "private_key_pem" not in issued.result
+    ca = (await issuer.call("get_ca")).result
+    leaf = verify_chain(issued.result["certificate"]["certificate_pem"], ca, names[0])
+    assert leaf.public_key() == csr_key.public_key()
+
+
 async def test_crl_numbers_increase(issuer: Issuer) -> None:
     """Each CRL carries a larger CRL number than the one before."""
     await issuer.call("initialize_ca", {})
@@ -295,6 +311,8 @@ async def test_bad_input_is_typed_and_appends_nothing(issuer: Issuer) -> None:
             "profile_violation",
         ),
         ("issue_certificate", {"identity_id": identity_id, "bogus": 1}, "invalid_command"),
+        ("issue_certificate", {"identity_id": identity_id, "csr_der": "%%"}, "invalid_command"),
+        ("issue_certificate", {"identity_id": identity_id, "csr_der": "MAMCAQA="}, "invalid_csr"),
         ("mark_deployed", {"identity_id": identity_id}, "invalid_transition"),
         ("issue_certificate", {"identity_id": "nope"}, "identity_not_found"),
         (

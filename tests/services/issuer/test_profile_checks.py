@@ -250,3 +250,47 @@ def test_profile_model_refuses_unsafe_settings() -> None:
         CertificateProfile(name="p", default_ttl_seconds=10, max_ttl_seconds=5)
     with pytest.raises(ValidationError):
         CertificateProfile(name="p", allowed_domains=("bad..domain",))
+
+
+def test_a_der_csr_in_base64_issues_like_its_pem(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """`csr_der` (base64 DER) gives a certificate for the CSR's key, as `csr_pem` does."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.load_pem_x509_csr(csr_factory(["api.example.com"], key=key))
+    der_b64 = base64.b64encode(csr.public_bytes(Encoding.DER)).decode()
+    decision = decide_identity(state, IssueCertificate(identity_id="i1", csr_der=der_b64), ctx)
+    (event,) = decision.events
+    assert isinstance(event, ev.IdentityIssued)
+    assert event.key_source == "csr"
+    cert = x509.load_der_x509_certificate(base64.b64decode(event.certificate_der))
+    assert cert.public_key() == key.public_key()
+
+
+def test_a_der_csr_is_checked_like_a_pem_one(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """A DER CSR with a broken signature or garbage bytes is refused with the same codes."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    der = bytearray(
+        x509.load_pem_x509_csr(csr_factory(["api.example.com"])).public_bytes(Encoding.DER)
+    )
+    der[-1] ^= 0x01
+    broken = IssueCertificate(identity_id="i1", csr_der=base64.b64encode(bytes(der)).decode())
+    refused(lambda: decide_identity(state, broken, ctx), "csr_signature_invalid")
+    garbage = IssueCertificate(identity_id="i1", csr_der=base64.b64encode(b"\x30\x03ab").decode())
+    refused(lambda: decide_identity(state, garbage, ctx), "invalid_csr")
+    assert ctx.signer.specs == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"csr_der": "not base64!"}, "standard base64"),
+        ({"csr_der": "AAAA", "csr_pem": "-----BEGIN"}, "not both"),
+    ],
+)
+def test_csr_der_must_be_base64_and_alone(fields: dict[str, str], message: str) -> None:
+    """`csr_der` that is not base64, or given beside `csr_pem`, is a validation error."""
+    with pytest.raises(ValidationError) as info:
+        IssueCertificate.model_validate({"identity_id": "i1", **fields})
+    assert message in str(info.value)

@@ -8,10 +8,12 @@ stays deterministic: the id is part of the command, not invented inside.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from trstctl.events.ids import uuid7
 from trstctl.issuer.ca import KeyAlgorithm
 from trstctl.issuer.events import IdentityKind, OwnerKind, RevocationReason
@@ -94,14 +96,42 @@ class RequestIdentity(Command):
     ttl_seconds: int | None = Field(default=None, gt=0)
 
 
+MAX_CSR_CHARS = 65536
+
+
 class _Issue(Command):
-    """Issuance input: a PEM/DER CSR, or none for a server-generated key (of
+    """Issuance input: a CSR as PEM text (``csr_pem``) or as base64 DER (``csr_der``,
+    what ``openssl req -outform DER`` writes), or neither for a server-generated key (of
     ``key_algorithm``, else the profile's ``generated_key_algorithm``)."""
 
     identity_id: Id
-    csr_pem: Annotated[str, Field(max_length=65536)] | None = None
+    csr_pem: Annotated[str, Field(max_length=MAX_CSR_CHARS)] | None = None
+    csr_der: Annotated[str, Field(max_length=MAX_CSR_CHARS)] | None = None
     key_algorithm: KeyAlgorithm | None = None
     ttl_seconds: int | None = Field(default=None, gt=0)
+
+    @field_validator("csr_der")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise ValueError("csr_der must be standard base64 of a DER CSR") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_csr(self) -> Self:
+        if self.csr_pem is not None and self.csr_der is not None:
+            raise ValueError("give the CSR once: csr_pem or csr_der, not both")
+        return self
+
+    @property
+    def csr(self) -> str | bytes | None:
+        """The CSR as sent: PEM text, DER bytes, or ``None`` (generate a key)."""
+        if self.csr_der is not None:
+            return base64.b64decode(self.csr_der)
+        return self.csr_pem
 
 
 class IssueCertificate(_Issue):

@@ -332,9 +332,10 @@ def _issue(
     dns, ips = check_names(profile, state.dns_names, state.ip_addresses)
     public_key = None
     generate = None
-    if command.csr_pem is not None:
-        csr = parse_csr(command.csr_pem)
-        check_key(profile, describe_public_key(csr.public_key()))
+    if (sent := command.csr) is not None:
+        csr = parse_csr(sent)
+        public_key = csr.public_key()  # decoded anew on every call: once is enough
+        check_key(profile, describe_public_key(public_key))
         cn, csr_dns, csr_ips = csr_names(csr)
         asked = {check_dns_name(profile, n) for n in (*csr_dns, *((cn,) if cn else ()))}
         extra = sorted(asked - set(dns)) + sorted(set(csr_ips) - set(ips))
@@ -344,7 +345,6 @@ def _issue(
                 rule="csr_name_not_requested",
                 value=extra,
             )
-        public_key = csr.public_key()
     else:
         generate = command.key_algorithm or profile.generated_key_algorithm
         check_key(profile, algorithm_info(generate))
