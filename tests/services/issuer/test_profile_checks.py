@@ -294,3 +294,39 @@ def test_csr_der_must_be_base64_and_alone(fields: dict[str, str], message: str) 
     with pytest.raises(ValidationError) as info:
         IssueCertificate.model_validate({"identity_id": "i1", **fields})
     assert message in str(info.value)
+
+
+def test_more_names_than_the_profile_allows(ctx_for: Ctx) -> None:
+    """Names beyond the profile's max_names (after de-duplication) are too_many_names."""
+    ctx = ctx_for(CertificateProfile(name="default", allow_any_name=True, max_names=3))
+    kept = request(ctx, "a.example.com", "b.example.com", "c.example.com", "A.example.com.")
+    assert kept.dns_names == ("a.example.com", "b.example.com", "c.example.com")
+    err = refused(
+        lambda: request(ctx, "a.example.com", "b.example.com", "c.example.com", "d.example.com"),
+        "profile_violation",
+        "too_many_names",
+    )
+    assert (err.details["count"], err.details["maximum"]) == (4, 3)
+
+
+def test_names_are_recounted_at_issuance(ctx_for: Ctx) -> None:
+    """A profile whose max_names shrank after the request refuses the issuance."""
+    state = request(ctx_for(), "a.example.com", "b.example.com")
+    tighter = CertificateProfile(name="default", allow_any_name=True, max_names=1)
+    refused(
+        lambda: decide_identity(state, IssueCertificate(identity_id="i1"), ctx_for(tighter)),
+        "profile_violation",
+        "too_many_names",
+    )
+
+
+def test_name_counts_are_bounded_on_the_wire_and_in_profiles() -> None:
+    """A request carries at most 1000 names of each kind; no profile allows more than 1000."""
+    names = tuple(f"n{i}.example.com" for i in range(1001))
+    with pytest.raises(ValidationError):
+        RequestIdentity(identity_id="i1", owner_id="o1", dns_names=names)
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", max_names=1001)
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", max_names=0)
+    assert default_profile().max_names == 100

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trstctl.events.ids import uuid7
 from trstctl.issuer.ca import KeyAlgorithm
 from trstctl.issuer.events import IdentityKind, OwnerKind, RevocationReason
-from trstctl.issuer.profiles import CertificateProfile
+from trstctl.issuer.profiles import MAX_NAMES_CEILING, CertificateProfile
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -91,8 +91,9 @@ class RequestIdentity(Command):
     kind: IdentityKind = IdentityKind.X509_CERTIFICATE
     profile: Id = "default"
     common_name: Name | None = None
-    dns_names: tuple[Name, ...] = ()
-    ip_addresses: tuple[Name, ...] = ()
+    # The profile's max_names decides; this only bounds what a request may carry at all.
+    dns_names: tuple[Name, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
+    ip_addresses: tuple[Name, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
     ttl_seconds: int | None = Field(default=None, gt=0)
 
 

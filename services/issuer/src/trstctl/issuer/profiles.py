@@ -25,6 +25,10 @@ DAY = 86_400
 # behind does not reject a certificate issued "in its future".
 NOT_BEFORE_BACKDATE = timedelta(seconds=60)
 
+# No profile may allow more SANs than this: every name is checked, signed and carried in
+# the certificate, its events and its replies.
+MAX_NAMES_CEILING = 1000
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -54,6 +58,8 @@ class CertificateProfile(BaseModel):
     key_usages: tuple[KeyUsageName, ...] = ("digital_signature", "key_encipherment")
     server_auth: bool = True
     client_auth: bool = False
+    # DNS and IP SANs in one certificate, after de-duplication (Let's Encrypt allows 100).
+    max_names: int = Field(default=100, ge=1, le=MAX_NAMES_CEILING)
 
     @field_validator("allowed_domains")
     @classmethod
@@ -157,6 +163,13 @@ def check_names(
     ips = tuple(dict.fromkeys(check_ip_address(profile, ip) for ip in ip_addresses))
     if not dns and not ips:
         raise ProfileViolation("a certificate needs at least one SAN", rule="no_names")
+    if len(dns) + len(ips) > profile.max_names:
+        raise ProfileViolation(
+            f"{len(dns) + len(ips)} names exceed the profile's maximum of {profile.max_names}",
+            rule="too_many_names",
+            count=len(dns) + len(ips),
+            maximum=profile.max_names,
+        )
     return dns, ips
 
 
