@@ -42,7 +42,11 @@ async def hang(request: CommandRequest) -> CommandResult:
     return CommandResult()
 
 
-HANDLERS = {"greet": greet, "refuse": refuse, "crash": crash, "hang": hang}
+async def boast(request: CommandRequest) -> CommandResult:
+    return CommandResult(result={"blob": "x" * (1024 * 1024)})
+
+
+HANDLERS = {"greet": greet, "refuse": refuse, "crash": crash, "hang": hang, "boast": boast}
 
 
 async def test_request_reaches_handler_and_returns_result(backend: Backend, tenant: str) -> None:
@@ -155,3 +159,31 @@ async def test_concurrent_requests_are_not_serialised(backend: Backend, tenant: 
         await server.stop()
     assert sorted(r.result["i"] for r in replies) == list(range(50))
     assert loop.time() - started < 2.0
+
+
+async def test_a_reply_too_large_for_a_message_is_typed(backend: Backend, tenant: str) -> None:
+    """A result that cannot fit one message reaches the caller as `reply_too_large` at
+    once, with the sizes, instead of a timeout."""
+    server = await backend.bus.serve(f"svc{tenant}", HANDLERS)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        with pytest.raises(CommandError) as caught:
+            await backend.bus.request(f"svc{tenant}", "boast", {}, tenant=tenant, actor="a")
+    finally:
+        await server.stop()
+    assert caught.value.code == "reply_too_large"
+    assert caught.value.details["size"] > caught.value.details["limit"]
+    assert loop.time() - started < 1.5
+
+
+async def test_a_command_too_large_to_send_is_invalid_before_it_leaves(
+    backend: Backend, tenant: str
+) -> None:
+    """A request over 1 MiB is `invalid_command` at the caller (nothing is sent)."""
+    with pytest.raises(CommandError) as caught:
+        await backend.bus.request(
+            f"nobody{tenant}", "greet", {"name": "x" * (1024 * 1024)}, tenant=tenant, actor="a"
+        )
+    assert caught.value.code == "invalid_command"
+    assert caught.value.details["size"] > caught.value.details["limit"]

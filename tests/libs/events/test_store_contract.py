@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from trstctl.events.errors import ConcurrencyConflict, EventsError
+from trstctl.events.errors import ConcurrencyConflict, EventsError, EventTooLarge
 from trstctl.events.subjects import event_subject, tenant_events
 
 from .conftest import Backend, note
@@ -112,3 +112,22 @@ async def test_replay_yields_stream_order_from_a_sequence(backend: Backend, tena
     assert tail == seqs[2:]
     assert seqs == sorted(seqs)
     assert await backend.store.last_seq() >= seqs[-1]
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+async def test_an_event_too_large_for_a_message_is_typed_and_writes_nothing(
+    backend: Backend, tenant: str, batch: bool
+) -> None:
+    """An event that cannot fit one stream message (1 MiB) is `event_too_large` before
+    anything is written, alone or as the last of an atomic batch."""
+    subject = event_subject(tenant, "note", "big")
+    huge = note(tenant, "big", "x" * (1024 * 1024))
+    events = [note(tenant, "big", "small"), huge] if batch else [huge]
+    with pytest.raises(EventTooLarge) as caught:
+        await backend.store.append(subject, events, 0)
+    assert caught.value.code == "event_too_large"
+    assert caught.value.details["size"] > caught.value.details["limit"]
+    assert (await backend.store.load(subject)).last_seq == 0
+    # Just under the limit still fits a message on the real server.
+    fits = note(tenant, "big", "y" * (1024 * 1024 - 2048))
+    assert (await backend.store.append(subject, [fits], 0)).last_seq > 0

@@ -26,7 +26,8 @@ from trstctl.events.commands import (
     encode_request,
     no_responders,
 )
-from trstctl.events.ports import CommandHandler, CommandResult
+from trstctl.events.errors import ReplyTooLarge
+from trstctl.events.ports import HEADER_ROOM, CommandHandler, CommandResult
 from trstctl.events.subjects import command_subject, service_commands
 
 log = structlog.get_logger("trstctl.events.bus")
@@ -98,11 +99,14 @@ class NatsCommandBus:
         slots = asyncio.Semaphore(max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
         prefix_len = len(command_subject(service, "x")) - 1
+        max_reply_bytes = self._nc.max_payload - HEADER_ROOM
 
         async def handle(msg: Msg) -> None:
             try:
                 name = msg.subject[prefix_len:]
-                reply, error, unexpected = await dispatch(handlers, service, name, msg.data)
+                reply, error, unexpected = await dispatch(
+                    handlers, service, name, msg.data, max_reply_bytes=max_reply_bytes
+                )
                 if unexpected is not None:
                     log.error(
                         "command.failed",
@@ -111,6 +115,9 @@ class NatsCommandBus:
                         error_type=type(unexpected).__name__,
                         exc_info=unexpected,
                     )
+                elif isinstance(error, ReplyTooLarge):
+                    # Not a refusal: the command took effect, only its answer is lost.
+                    log.error("command.reply_too_large", service=service, command=name)
                 elif error is not None:
                     log.info("command.rejected", service=service, command=name, code=error.code)
                 if msg.reply:

@@ -17,11 +17,18 @@ from trstctl.events.errors import (
     CommandTimeout,
     InvalidCommand,
     NoResponders,
+    ReplyTooLarge,
     TrstctlError,
     UnknownCommand,
 )
 from trstctl.events.ids import uuid7
-from trstctl.events.ports import CommandHandler, CommandRequest, CommandResult
+from trstctl.events.ports import (
+    DEFAULT_MAX_PAYLOAD,
+    HEADER_ROOM,
+    CommandHandler,
+    CommandRequest,
+    CommandResult,
+)
 from trstctl.events.subjects import command_subject, token
 
 MAX_COMMAND_BYTES = 1024 * 1024
@@ -36,7 +43,7 @@ def encode_request(
     idempotency_key: str | None,
 ) -> bytes:
     token(tenant, "tenant")
-    return wirejson.dumps(
+    data = wirejson.dumps(
         {
             "payload": dict(payload),
             "tenant": tenant,
@@ -46,6 +53,14 @@ def encode_request(
             "idempotency_key": idempotency_key,
         }
     )
+    if len(data) > MAX_COMMAND_BYTES:
+        # Refused here, typed, rather than by the NATS client or the responder.
+        raise InvalidCommand(
+            f"command of {len(data)} bytes is larger than {MAX_COMMAND_BYTES} bytes",
+            size=len(data),
+            limit=MAX_COMMAND_BYTES,
+        )
+    return data
 
 
 def no_responders(service: str, name: str) -> NoResponders:
@@ -123,14 +138,35 @@ def decode_reply(raw: bytes) -> CommandResult:
 
 
 async def dispatch(
-    handlers: Mapping[str, CommandHandler], service: str, name: str, raw: bytes
+    handlers: Mapping[str, CommandHandler],
+    service: str,
+    name: str,
+    raw: bytes,
+    *,
+    max_reply_bytes: int = DEFAULT_MAX_PAYLOAD - HEADER_ROOM,
 ) -> tuple[bytes, TrstctlError | None, BaseException | None]:
-    """Run the handler for one raw request; always return reply bytes.
+    """Run the handler for one raw request; always return reply bytes that fit one
+    message of ``max_reply_bytes``.
 
     Returns the reply, the typed error sent (if any) and an unexpected exception (if
     any) so that the caller can log it: unexpected failures reach the client only as
     ``internal_error`` with no detail, because their text may contain anything.
     """
+    reply, error, unexpected = await _dispatch(handlers, service, name, raw)
+    if len(reply) > max_reply_bytes:
+        too_large = ReplyTooLarge(
+            f"{service}.{name} was carried out, but its reply of {len(reply)} bytes does not "
+            f"fit a message (at most {max_reply_bytes})",
+            size=len(reply),
+            limit=max_reply_bytes,
+        )
+        return error_reply(too_large), too_large, None
+    return reply, error, unexpected
+
+
+async def _dispatch(
+    handlers: Mapping[str, CommandHandler], service: str, name: str, raw: bytes
+) -> tuple[bytes, TrstctlError | None, BaseException | None]:
     try:
         request = decode_request(service, name, raw)
         handler = handlers.get(name)

@@ -62,6 +62,12 @@ class StoreUnavailable(EventsError):
     code = "event_store_unavailable"
 
 
+class EventTooLarge(EventsError):
+    """An encoded event larger than one stream message may be; nothing was appended."""
+
+    code = "event_too_large"
+
+
 class StreamConfigConflict(EventsError):
     """An existing stream's configuration conflicts with ours; never silently changed."""
 
@@ -92,6 +98,13 @@ class InvalidCommand(CommandError):
 
 class UnknownCommand(CommandError):
     code = "unknown_command"
+
+
+class ReplyTooLarge(CommandError):
+    """The handler finished (its events are appended) but its reply cannot fit one
+    message; the caller is told so instead of waiting for a timeout."""
+
+    code = "reply_too_large"
 
 
 class RetryableError(EventsError):

@@ -21,7 +21,7 @@ from trstctl.events.codec import DEFAULT_CODEC, EventCodec
 from trstctl.events.envelope import EventEnvelope, StoredEvent
 from trstctl.events.errors import ConcurrencyConflict, StoreUnavailable
 from trstctl.events.ids import uuid7
-from trstctl.events.ports import AppendResult, LoadedAggregate, check_append
+from trstctl.events.ports import AppendResult, LoadedAggregate, check_append, check_event_sizes
 from trstctl.events.provision import DEFAULT_STREAM
 from trstctl.events.subjects import ALL_EVENTS
 
@@ -79,17 +79,17 @@ class JetStreamEventStore:
     ) -> AppendResult:
         """See ``EventStore.append``. Several events go in one atomic batch (all or none)."""
         check_append(subject, events)
+        payloads = [self._codec.encode(event) for event in events]
+        check_event_sizes(subject, payloads, self._nc.max_payload)
         if len(events) > 1:
-            return await self._append_batch(subject, events, expected_last_seq)
+            return await self._append_batch(subject, events, payloads, expected_last_seq)
         event = events[0]
         headers = {
             H_MSG_ID: str(event.id),
             H_EXPECTED_LAST_SUBJECT_SEQ: str(expected_last_seq),
         }
         try:
-            return await self._publish(
-                subject, self._codec.encode(event), headers, expected_last_seq
-            )
+            return await self._publish(subject, payloads[0], headers, expected_last_seq)
         except ConcurrencyConflict:
             # The server checks the expected sequence before de-duplication, so a retried
             # append whose first attempt landed looks like a conflict: look for our id.
@@ -120,12 +120,18 @@ class JetStreamEventStore:
             cursor = int(msg.seq or 0) + 1
 
     async def _append_batch(
-        self, subject: str, events: Sequence[EventEnvelope], expected_last_seq: int
+        self,
+        subject: str,
+        events: Sequence[EventEnvelope],
+        payloads: Sequence[bytes],
+        expected_last_seq: int,
     ) -> AppendResult:
         # Atomic batch publish (nats-server >= 2.12, stream allow_atomic): the server
         # applies every message or none, and checks the expected sequence on the first.
         try:
-            return await self._publish_batch(subject, events, expected_last_seq, str(uuid7()))
+            return await self._publish_batch(
+                subject, events, payloads, expected_last_seq, str(uuid7())
+            )
         except ConcurrencyConflict:
             # As for single appends: a retried batch that already landed is a duplicate.
             original = await self._find_event(subject, events[-1].id.hex, after=expected_last_seq)
@@ -137,11 +143,12 @@ class JetStreamEventStore:
         self,
         subject: str,
         events: Sequence[EventEnvelope],
+        payloads: Sequence[bytes],
         expected_last_seq: int,
         batch_id: str,
     ) -> AppendResult:
         last = len(events)
-        for index, event in enumerate(events, start=1):
+        for index, (event, payload) in enumerate(zip(events, payloads, strict=True), start=1):
             headers = {
                 H_MSG_ID: str(event.id),
                 H_BATCH_ID: batch_id,
@@ -149,7 +156,6 @@ class JetStreamEventStore:
             }
             if index == 1:
                 headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_seq)
-            payload = self._codec.encode(event)
             if index < last:
                 await self._nc.publish(subject, payload, headers=headers)
             else:

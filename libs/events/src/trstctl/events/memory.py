@@ -27,6 +27,7 @@ from trstctl.events.envelope import EventEnvelope, StoredEvent
 from trstctl.events.errors import ConcurrencyConflict
 from trstctl.events.outcomes import Action, outcome_for
 from trstctl.events.ports import (
+    DEFAULT_MAX_PAYLOAD,
     AppendResult,
     CommandHandler,
     CommandResult,
@@ -34,6 +35,7 @@ from trstctl.events.ports import (
     EventHandler,
     LoadedAggregate,
     check_append,
+    check_event_sizes,
 )
 from trstctl.events.subjects import ALL_EVENTS, subject_matches
 
@@ -43,8 +45,11 @@ log = structlog.get_logger("trstctl.events.memory")
 class MemoryEventStore:
     """``EventStore`` in a list. Stores encoded bytes, exactly as the stream would."""
 
-    def __init__(self, codec: EventCodec = DEFAULT_CODEC) -> None:
+    def __init__(
+        self, codec: EventCodec = DEFAULT_CODEC, *, max_payload: int = DEFAULT_MAX_PAYLOAD
+    ) -> None:
         self._codec = codec
+        self._max_payload = max_payload
         self._log: list[tuple[str, bytes]] = []  # index = stream_seq - 1
         self._by_subject: dict[str, list[int]] = {}
         self._by_id: dict[uuid.UUID, int] = {}
@@ -55,6 +60,8 @@ class MemoryEventStore:
         self, subject: str, events: Sequence[EventEnvelope], expected_last_seq: int
     ) -> AppendResult:
         check_append(subject, events)
+        payloads = [self._codec.encode(event) for event in events]
+        check_event_sizes(subject, payloads, self._max_payload)
         seq = 0
         async with self._lock:
             if events[-1].id in self._by_id:
@@ -63,8 +70,8 @@ class MemoryEventStore:
             current = seqs[-1] if seqs else 0
             if current != expected_last_seq:
                 raise ConcurrencyConflict(subject, expected_last_seq, f"last is {current}")
-            for event in events:
-                self._log.append((subject, self._codec.encode(event)))
+            for event, payload in zip(events, payloads, strict=True):
+                self._log.append((subject, payload))
                 seq = len(self._log)
                 self._by_subject.setdefault(subject, []).append(seq)
                 self._by_id[event.id] = seq
@@ -195,9 +202,7 @@ class MemoryCommandBus:
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> CommandResult:
-        handlers = self._services.get(service)
-        if handlers is None:
-            raise no_responders(service, name)
+        # Encoded first, as on NATS: a request that cannot be sent fails the same way.
         data = encode_request(
             payload,
             tenant=tenant,
@@ -205,6 +210,9 @@ class MemoryCommandBus:
             correlation_id=correlation_id,
             idempotency_key=idempotency_key,
         )
+        handlers = self._services.get(service)
+        if handlers is None:
+            raise no_responders(service, name)
         wait = timeout if timeout is not None else self._default_timeout
         try:
             reply, _, _ = await asyncio.wait_for(dispatch(handlers, service, name, data), wait)

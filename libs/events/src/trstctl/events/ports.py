@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trstctl.events.envelope import EventEnvelope, StoredEvent
-from trstctl.events.errors import EventsError
+from trstctl.events.errors import EventsError, EventTooLarge
 
 JsonObject = dict[str, Any]
 
@@ -30,6 +30,25 @@ class LoadedAggregate:
     subject: str
     events: tuple[StoredEvent, ...]
     last_seq: int
+
+
+# NATS's default max_payload; the server counts headers too, hence the room left for them.
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+HEADER_ROOM = 1024
+
+
+def check_event_sizes(subject: str, encoded: Sequence[bytes], max_payload: int) -> None:
+    """Refuse, before anything is written, an append with an event that would not fit
+    one stream message (``EventTooLarge``, with the sizes)."""
+    limit = max_payload - HEADER_ROOM
+    for payload in encoded:
+        if len(payload) > limit:
+            raise EventTooLarge(
+                f"an event of {len(payload)} bytes does not fit a stream message (at most {limit})",
+                subject=subject,
+                size=len(payload),
+                limit=limit,
+            )
 
 
 def check_append(subject: str, events: Sequence[EventEnvelope]) -> None:
