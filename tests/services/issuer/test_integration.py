@@ -25,6 +25,7 @@ from trstctl.events.jetstream import JetStreamEventStore
 from trstctl.events.ports import CommandResult
 from trstctl.issuer.app import start_issuer
 from trstctl.issuer.keys import PostgresKeyStore
+from trstctl.issuer.profiles import MAX_NAMES_CEILING
 from trstctl.sealing import generate_kek_file
 
 from .chains import verify_chain
@@ -187,6 +188,25 @@ async def test_a_der_csr_issues_through_the_bus(issuer: Issuer) -> None:
     ca = (await issuer.call("get_ca")).result
     leaf = verify_chain(issued.result["certificate"]["certificate_pem"], ca, names[0])
     assert leaf.public_key() == csr_key.public_key()
+
+
+async def test_the_largest_certificate_a_profile_allows_still_issues(issuer: Issuer) -> None:
+    """500 SANs of the longest legal length: the request, the event and the reply each
+    fit one NATS message, and the certificate carries every name."""
+    labels = ("b" * 63, "c" * 63, "d" * 61)
+    names = [".".join((f"{i:05d}" + "a" * 58, *labels)) for i in range(MAX_NAMES_CEILING)]
+    assert {len(n) for n in names} == {253}
+    profile = {"name": "default", "allow_any_name": True, "max_names": MAX_NAMES_CEILING}
+    await issuer.call("define_profile", {"profile": profile})
+    owner = await issuer.call("create_owner", {"name": "bulk", "kind": "service"})
+    identity = await issuer.call(
+        "request_identity", {"owner_id": owner.result["owner_id"], "dns_names": names}
+    )
+    issued = await issuer.call("issue_certificate", {"identity_id": identity.result["identity_id"]})
+    pem = issued.result["certificate"]["certificate_pem"]
+    leaf = x509.load_pem_x509_certificate(pem.encode())
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(names)
 
 
 async def test_crl_numbers_increase(issuer: Issuer) -> None:

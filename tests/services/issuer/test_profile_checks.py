@@ -321,12 +321,29 @@ def test_names_are_recounted_at_issuance(ctx_for: Ctx) -> None:
 
 
 def test_name_counts_are_bounded_on_the_wire_and_in_profiles() -> None:
-    """A request carries at most 1000 names of each kind; no profile allows more than 1000."""
-    names = tuple(f"n{i}.example.com" for i in range(1001))
+    """A request carries at most 500 names of each kind; no profile allows more than 500."""
+    names = tuple(f"n{i}.example.com" for i in range(501))
     with pytest.raises(ValidationError):
         RequestIdentity(identity_id="i1", owner_id="o1", dns_names=names)
     with pytest.raises(ValidationError):
-        CertificateProfile(name="p", max_names=1001)
+        CertificateProfile(name="p", max_names=501)
     with pytest.raises(ValidationError):
         CertificateProfile(name="p", max_names=0)
     assert default_profile().max_names == 100
+
+
+def test_a_common_name_longer_than_a_subject_may_carry(ctx_for: Ctx) -> None:
+    """A CN over 64 characters is refused at request (common_name_too_long), not at issuance."""
+    ctx = ctx_for()
+    long_name = "a" * 60 + ".example.com"
+    cmd = RequestIdentity(identity_id="i1", owner_id="o1", common_name=long_name)
+    err = refused(
+        lambda: decide_identity(IdentityState("i1"), cmd, ctx),
+        "profile_violation",
+        "common_name_too_long",
+    )
+    assert err.details["maximum"] == 64
+    as_san = request(ctx, long_name)
+    (event,) = decide_identity(as_san, IssueCertificate(identity_id="i1"), ctx).events
+    assert isinstance(event, ev.IdentityIssued)
+    assert event.dns_names == (long_name,)

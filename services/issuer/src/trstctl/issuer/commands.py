@@ -21,6 +21,10 @@ from trstctl.issuer.profiles import MAX_NAMES_CEILING, CertificateProfile
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# A DNS name may be 253 characters (RFC 1035), plus a trailing dot; the profile checks
+# the syntax. IP SAN text is never longer than an IPv6 address with an IPv4 tail (45).
+DnsNameText = Annotated[str, Field(min_length=1, max_length=254)]
+IpText = Annotated[str, Field(min_length=1, max_length=45)]
 Text = Annotated[str, Field(max_length=2000)]
 
 
@@ -90,10 +94,10 @@ class RequestIdentity(Command):
     owner_id: Id
     kind: IdentityKind = IdentityKind.X509_CERTIFICATE
     profile: Id = "default"
-    common_name: Name | None = None
+    common_name: DnsNameText | None = None
     # The profile's max_names decides; this only bounds what a request may carry at all.
-    dns_names: tuple[Name, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
-    ip_addresses: tuple[Name, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
+    dns_names: tuple[DnsNameText, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
+    ip_addresses: tuple[IpText, ...] = Field(default=(), max_length=MAX_NAMES_CEILING)
     ttl_seconds: int | None = Field(default=None, gt=0)
 
 

@@ -119,6 +119,8 @@ class IdentityStatus(StrEnum):
 
 
 S = IdentityStatus
+# RFC 5280's ub-common-name: a longer CN cannot be put in a certificate's subject.
+MAX_COMMON_NAME = 64
 # The lifecycle, whole: each edge and the one command that walks it. Anything else is
 # ``invalid_transition``. ``renewing -> deployed`` issues the replacement certificate.
 EDGES: Mapping[tuple[IdentityStatus | None, IdentityStatus], str] = {
@@ -290,6 +292,16 @@ def _request(state: IdentityState, command: RequestIdentity, ctx: IdentityContex
         raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
     profile = _require_profile(ctx, command.profile)
     cn = check_dns_name(profile, command.common_name) if command.common_name else None
+    if cn is not None and len(cn) > MAX_COMMON_NAME:
+        # Refused now: the certificate's subject could never carry it, so a later
+        # issuance of this identity would always fail.
+        raise ProfileViolation(
+            f"a common name has at most {MAX_COMMON_NAME} characters (RFC 5280); "
+            "put a longer name among dns_names",
+            rule="common_name_too_long",
+            value=cn,
+            maximum=MAX_COMMON_NAME,
+        )
     dns, ips = check_names(
         profile, (*((cn,) if cn else ()), *command.dns_names), command.ip_addresses
     )
