@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -347,3 +348,60 @@ def test_a_common_name_longer_than_a_subject_may_carry(ctx_for: Ctx) -> None:
     (event,) = decide_identity(as_san, IssueCertificate(identity_id="i1"), ctx).events
     assert isinstance(event, ev.IdentityIssued)
     assert event.dns_names == (long_name,)
+
+
+def test_a_csr_signed_with_sha1_is_refused_saying_why(ctx_for: Ctx) -> None:
+    """A CSR signed with SHA-1 is csr_signature_invalid with reason weak_hash, not a bare
+    'does not verify'."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    pem = (Path(__file__).parent / "data" / "sha1-signed.csr").read_text()
+    err = refused(
+        lambda: decide_identity(state, IssueCertificate(identity_id="i1", csr_pem=pem), ctx),
+        "csr_signature_invalid",
+    )
+    assert err.details == {"reason": "weak_hash", "hash": "sha1"}
+    assert "SHA-256" in err.message
+    assert ctx.signer.specs == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("curve", "allowed"),
+    [(ec.SECP384R1(), True), (ec.BrainpoolP256R1(), False), (ec.SECP256K1(), False)],
+)
+def test_ec_curves_outside_the_profile_are_refused(
+    ctx_for: Ctx, csr_factory: CsrFactory, curve: ec.EllipticCurve, allowed: bool
+) -> None:
+    """By default only NIST curves: Brainpool and secp256k1 CSRs are ec_curve_not_allowed."""
+    ctx = ctx_for()
+    state = request(ctx, "api.example.com")
+    pem = csr_factory(["api.example.com"], key=ec.generate_private_key(curve)).decode()
+    cmd = IssueCertificate(identity_id="i1", csr_pem=pem)
+    if allowed:
+        assert decide_identity(state, cmd, ctx).events
+        return
+    err = refused(
+        lambda: decide_identity(state, cmd, ctx), "profile_violation", "ec_curve_not_allowed"
+    )
+    assert err.details["value"] == curve.name
+
+
+def test_a_profile_may_opt_in_to_brainpool(ctx_for: Ctx, csr_factory: CsrFactory) -> None:
+    """allowed_ec_curves admits Brainpool; it cannot name an unknown curve or exclude the
+    curve of its own generated_key_algorithm."""
+    brainpool = CertificateProfile(
+        name="default",
+        allow_any_name=True,
+        allowed_ec_curves=("secp256r1", "brainpoolP256r1"),
+    )
+    ctx = ctx_for(brainpool)
+    state = request(ctx, "api.example.com")
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    pem = csr_factory(["api.example.com"], key=key).decode()
+    (event,) = decide_identity(state, IssueCertificate(identity_id="i1", csr_pem=pem), ctx).events
+    assert isinstance(event, ev.IdentityIssued)
+    assert event.key_algorithm == "ec-brainpoolP256r1"
+    with pytest.raises(ValidationError):
+        CertificateProfile(name="p", allowed_ec_curves=("secp256k1",))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="generated_key_algorithm"):
+        CertificateProfile(name="p", allowed_ec_curves=("secp384r1",))

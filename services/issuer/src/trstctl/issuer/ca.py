@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -49,11 +50,13 @@ class KeyAlgorithm(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
-    """What a public key is: ``family`` (ec, rsa, ed25519), size in bits, and a name."""
+    """What a public key is: ``family`` (ec, rsa, ed25519), size in bits, a name, and for
+    EC keys the curve (``secp256r1``, ``brainpoolP256r1``, ...)."""
 
     family: str
     bits: int
     name: str
+    curve: str | None = None
 
 
 @functools.cache
@@ -64,7 +67,7 @@ def algorithm_info(algorithm: KeyAlgorithm) -> KeyInfo:
         return KeyInfo("ed25519", 256, "ed25519")
     if family == "ec":
         curve = {"p256": "secp256r1", "p384": "secp384r1"}[size]
-        return KeyInfo("ec", int(size[1:]), f"ec-{curve}")
+        return KeyInfo("ec", int(size[1:]), f"ec-{curve}", curve)
     return KeyInfo("rsa", int(size), algorithm.value)
 
 
@@ -83,7 +86,7 @@ def generate_private_key(algorithm: KeyAlgorithm) -> PrivateKey:
 def describe_public_key(key: object) -> KeyInfo:
     """Classify a public key; anything but EC, RSA or Ed25519 is unsupported."""
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return KeyInfo("ec", key.curve.key_size, f"ec-{key.curve.name}")
+        return KeyInfo("ec", key.curve.key_size, f"ec-{key.curve.name}", key.curve.name)
     if isinstance(key, rsa.RSAPublicKey):
         return KeyInfo("rsa", key.key_size, f"rsa-{key.key_size}")
     if isinstance(key, ed25519.Ed25519PublicKey):
@@ -270,9 +273,23 @@ def parse_csr(data: bytes | str) -> x509.CertificateSigningRequest:
             csr = x509.load_pem_x509_csr(raw)
         else:
             csr = x509.load_der_x509_csr(raw)
-        valid = csr.is_signature_valid
+        hash_algorithm = csr.signature_hash_algorithm
     except (ValueError, TypeError) as e:
         raise InvalidCsr(f"not a PKCS#10 certificate signing request: {e}") from None
+    except UnsupportedAlgorithm:
+        raise InvalidCsr("the CSR is signed with an algorithm trstctl does not know") from None
+    if isinstance(hash_algorithm, hashes.MD5 | hashes.SHA1):
+        # OpenSSL would only say "does not verify"; the requester needs to know why.
+        raise CsrSignatureInvalid(
+            f"the CSR is signed with {hash_algorithm.name.upper()}, which is not accepted: "
+            "sign it with SHA-256 or stronger",
+            reason="weak_hash",
+            hash=hash_algorithm.name,
+        )
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+        raise InvalidCsr(f"the CSR's signature cannot be checked: {e}") from None
     if not valid:
         raise CsrSignatureInvalid("the CSR's signature does not verify against its public key")
     return csr

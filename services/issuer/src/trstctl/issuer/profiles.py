@@ -15,6 +15,10 @@ from trstctl.issuer.ca import KeyAlgorithm, KeyInfo, algorithm_info
 from trstctl.issuer.errors import ProfileViolation, TtlExceedsMaximum, WeakKey
 
 KeyFamily = Literal["ec", "rsa", "ed25519"]
+# Curves a profile may admit for EC keys (names as OpenSSL and ``cryptography`` give them).
+EcCurve = Literal[
+    "secp256r1", "secp384r1", "secp521r1", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1"
+]
 KeyUsageName = Literal[
     "digital_signature", "key_encipherment", "key_agreement", "content_commitment"
 ]
@@ -50,6 +54,9 @@ class CertificateProfile(BaseModel):
     allow_wildcards: bool = False
     allow_ip_sans: bool = False
     allowed_key_families: tuple[KeyFamily, ...] = ("ec", "rsa", "ed25519")
+    # The NIST curves every TLS stack verifies; Brainpool only where a profile opts in.
+    # Any other curve (secp256k1, ...) would give certificates many clients cannot parse.
+    allowed_ec_curves: tuple[EcCurve, ...] = ("secp256r1", "secp384r1", "secp521r1")
     # Floors below the floors: nobody may configure a profile that admits RSA-1024.
     min_rsa_bits: int = Field(default=2048, ge=2048)
     min_ec_bits: int = Field(default=256, ge=256)
@@ -183,6 +190,13 @@ def check_key(profile: CertificateProfile, key: KeyInfo) -> None:
             rule="key_algorithm_not_allowed",
             value=key.name,
             allowed=list(profile.allowed_key_families),
+        )
+    if key.family == "ec" and key.curve not in profile.allowed_ec_curves:
+        raise ProfileViolation(
+            f"EC curve {key.curve} is not allowed by profile {profile.name!r}",
+            rule="ec_curve_not_allowed",
+            value=key.curve,
+            allowed=list(profile.allowed_ec_curves),
         )
     minimum = {"rsa": profile.min_rsa_bits, "ec": profile.min_ec_bits}.get(key.family, 0)
     if key.bits < minimum:
