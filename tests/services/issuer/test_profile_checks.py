@@ -94,6 +94,20 @@ def test_ip_san_when_not_allowed(ctx_for: Ctx, example_profile: CertificateProfi
     )
 
 
+@pytest.mark.parametrize("ip", ["10.0.0.256", "fe80::1%eth0", "not-an-ip"])
+def test_invalid_ip_sans(ctx_for: Ctx, ip: str) -> None:
+    """Malformed IPs and zoned IPv6 addresses (a certificate has no zone) are invalid_ip."""
+    refused(
+        lambda: request(ctx_for(), "a.example.com", ips=(ip,)), "profile_violation", "invalid_ip"
+    )
+
+
+def test_ip_sans_are_canonical(ctx_for: Ctx) -> None:
+    """IP SANs are stored in canonical form, so one address is one SAN."""
+    state = request(ctx_for(), ips=("2001:DB8:0:0::1", "2001:db8::1", "10.0.0.1"))
+    assert state.ip_addresses == ("2001:db8::1", "10.0.0.1")
+
+
 @pytest.mark.parametrize(
     "name", ["-bad.example.com", "a..example.com", "a_b.example.com", "*", "a.*.example.com"]
 )

@@ -148,11 +148,19 @@ def check_dns_name(profile: CertificateProfile, name: str) -> str:
 def check_ip_address(profile: CertificateProfile, ip: str) -> str:
     """Return the canonical ``ip`` if the profile allows IP SANs, else ``ProfileViolation``."""
     try:
-        value = str(ipaddress.ip_address(ip.strip()))
+        address = ipaddress.ip_address(ip.strip())
     except ValueError:
         raise ProfileViolation(
             f"{ip!r} is not an IP address", rule="invalid_ip", value=ip
         ) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # A certificate holds the 16 address bytes only: the zone would silently vanish.
+        raise ProfileViolation(
+            f"{ip!r} has a zone (%{address.scope_id}); a certificate cannot carry one",
+            rule="invalid_ip",
+            value=ip,
+        )
+    value = str(address)
     if not profile.allow_ip_sans:
         raise ProfileViolation(
             f"IP SANs are not allowed by profile {profile.name!r}",
