@@ -8,7 +8,6 @@ carries ``stream_seq`` (the aggregate's last event) so a client can read its own
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -269,7 +268,7 @@ class IssuerHandlers:
             raise InvalidCommand("request_der (base64 DER OCSP request) is required")
         try:
             der = base64.b64decode(raw, validate=True)
-        except binascii.Error as e:
+        except ValueError as e:  # binascii.Error, or text that is not even ASCII
             raise InvalidCommand("request_der is not base64") from e
         signer = await self._cas.signer(request.tenant)
         if signer is None:
