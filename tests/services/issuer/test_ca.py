@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import DNSName, PolicyBuilder, Store
+from trstctl.events.registry import EventData
 from trstctl.issuer.ca import (
     CaSigner,
     KeyAlgorithm,
@@ -24,7 +25,7 @@ from trstctl.issuer.ca import (
 )
 from trstctl.issuer.errors import TenantMismatch
 from trstctl.issuer.events import IdentityIssued, IdentityRevoked, RevocationReason
-from trstctl.issuer.revocation import RevocationIndex, answer_ocsp, build_crl
+from trstctl.issuer.revocation import CRL_VALIDITY, RevocationIndex, answer_ocsp, build_crl
 
 
 def spec(tenant: str, now: datetime, **kw: object) -> LeafSpec:
@@ -264,7 +265,8 @@ def test_revocation_index_ignores_other_ca(
 ) -> None:
     """Events of another CA neither add issued serials nor revocations."""
     index = RevocationIndex(acme_ca.ca_id).evolve(issued_event(globex_ca, leaf_of(globex_ca, now)))
-    assert index.issued == frozenset()
+    assert not index.issued
+    assert index.evolve_all([]) is index
 
 
 def test_parse_csr_accepts_der_and_pem(csr_factory: Callable[..., bytes]) -> None:
@@ -272,3 +274,39 @@ def test_parse_csr_accepts_der_and_pem(csr_factory: Callable[..., bytes]) -> Non
     pem = csr_factory(["a.example.com"])
     der = x509.load_pem_x509_csr(pem).public_bytes(Encoding.DER)
     assert parse_csr(pem).subject == parse_csr(pem.decode()).subject == parse_csr(der).subject
+
+
+def test_folding_events_at_once_equals_one_at_a_time(acme_ca: TenantCa, now: datetime) -> None:
+    """evolve_all over a batch gives the index that folding each event in turn gives."""
+    certs = [leaf_of(acme_ca, now) for _ in range(5)]
+    events: list[EventData] = [issued_event(acme_ca, c) for c in certs]
+    events.append(
+        IdentityRevoked(
+            identity_id="i1",
+            ca_id=acme_ca.ca_id,
+            serials=(format(certs[1].serial_number, "x"), format(certs[3].serial_number, "x")),
+            reason=RevocationReason.SUPERSEDED,
+            revoked_at=now,
+        )
+    )
+    one_by_one = RevocationIndex(acme_ca.ca_id)
+    for event in events:
+        one_by_one = one_by_one.evolve(event)
+    at_once = RevocationIndex(acme_ca.ca_id).evolve_all(events)
+    assert at_once == one_by_one
+    assert at_once.status(certs[1].serial_number).state == "revoked"
+    assert at_once.status(certs[0].serial_number).state == "good"
+
+
+def test_the_crl_drops_entries_a_day_after_their_certificate_expired(
+    acme_ca: TenantCa, now: datetime
+) -> None:
+    """An entry stays on the CRL until its certificate has been expired for one CRL
+    validity (RFC 5280 3.3), then goes; OCSP still answers revoked."""
+    index, _, bad = revocations(acme_ca, now)
+    expiry = bad.not_valid_after_utc
+    assert [e.serial for e in index.entries(now=expiry)] == [bad.serial_number]
+    assert [e.serial for e in index.entries(now=expiry + CRL_VALIDITY)] == [bad.serial_number]
+    later = expiry + CRL_VALIDITY + timedelta(seconds=1)
+    assert index.entries(now=later) == []
+    assert index.status(bad.serial_number).state == "revoked"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -39,25 +39,43 @@ class CertStatus:
 
 @dataclass(frozen=True)
 class RevocationIndex:
-    """Which serials one issuing CA has issued and which it has revoked, kept up to date
-    one event at a time (``evolve``) instead of rescanning history per request."""
+    """Which serials one issuing CA has issued (with their expiry) and which it has
+    revoked, kept up to date from the events (``evolve_all``) instead of rescanning
+    history per request."""
 
     ca_id: str
-    issued: frozenset[int] = frozenset()
-    revoked: dict[int, RevokedEntry] = field(default_factory=dict)
+    issued: Mapping[int, datetime] = field(default_factory=dict)  # serial -> not_after
+    revoked: Mapping[int, RevokedEntry] = field(default_factory=dict)
 
     def evolve(self, event: EventData) -> RevocationIndex:
-        """Fold one issuer event in; events of other CAs and aggregates change nothing."""
-        if isinstance(event, CERTIFICATE_EVENTS) and event.ca_id == self.ca_id:
-            return replace(self, issued=self.issued | {int(event.serial, 16)})
-        if isinstance(event, IdentityRevoked) and event.ca_id == self.ca_id:
-            revoked = dict(self.revoked)
-            for serial in event.serials:
-                revoked.setdefault(
-                    int(serial, 16), RevokedEntry(int(serial, 16), event.revoked_at, event.reason)
-                )
-            return replace(self, revoked=revoked)
-        return self
+        """Fold one event in (see ``evolve_all``)."""
+        return self.evolve_all((event,))
+
+    def evolve_all(self, events: Iterable[EventData]) -> RevocationIndex:
+        """Fold events in order; events of other CAs and aggregates change nothing.
+
+        One copy of the index per call, not per event: folding n events one at a time
+        into immutable sets cost O(n^2) (40,000 issued certificates took 2.2 s)."""
+        issued: dict[int, datetime] | None = None
+        revoked: dict[int, RevokedEntry] | None = None
+        for event in events:
+            if isinstance(event, CERTIFICATE_EVENTS) and event.ca_id == self.ca_id:
+                if issued is None:
+                    issued = dict(self.issued)
+                issued[int(event.serial, 16)] = event.not_after
+            elif isinstance(event, IdentityRevoked) and event.ca_id == self.ca_id:
+                if revoked is None:
+                    revoked = dict(self.revoked)
+                for serial in event.serials:
+                    number = int(serial, 16)
+                    revoked.setdefault(number, RevokedEntry(number, event.revoked_at, event.reason))
+        if issued is None and revoked is None:
+            return self
+        return replace(
+            self,
+            issued=self.issued if issued is None else issued,
+            revoked=self.revoked if revoked is None else revoked,
+        )
 
     def status(self, serial: int) -> CertStatus:
         """``revoked`` (with time and reason), ``good`` if this CA issued it, else ``unknown``."""
@@ -66,8 +84,16 @@ class RevocationIndex:
             return CertStatus("revoked", entry.revoked_at, entry.reason)
         return CertStatus("good") if serial in self.issued else CertStatus("unknown")
 
-    def entries(self) -> list[RevokedEntry]:
-        return sorted(self.revoked.values(), key=lambda e: (e.revoked_at, e.serial))
+    def entries(self, *, now: datetime | None = None) -> list[RevokedEntry]:
+        """Revoked entries, oldest first. With ``now``, without the certificates that
+        expired more than one CRL validity ago: RFC 5280 3.3 lets an entry go once a
+        regular CRL issued after the certificate's expiry has listed it, and a CRL that
+        kept every revocation forever would outgrow one message."""
+        kept: Iterable[RevokedEntry] = self.revoked.values()
+        if now is not None:
+            horizon = now - CRL_VALIDITY
+            kept = [e for e in kept if self.issued.get(e.serial, now) >= horizon]
+        return sorted(kept, key=lambda e: (e.revoked_at, e.serial))
 
 
 def crl_number_for(this_update: datetime) -> int:
