@@ -209,6 +209,24 @@ async def test_the_largest_certificate_a_profile_allows_still_issues(issuer: Iss
     assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(names)
 
 
+async def test_an_owner_is_deleted_only_when_its_identities_are_retired(issuer: Issuer) -> None:
+    """delete_owner is owner_in_use (nothing appended) while an identity that is not
+    retired names the owner, and succeeds once it is retired."""
+    identity_id = await _owner_and_identity(issuer, ["owned.internal"])
+    owner_id = (await issuer.call("get_identity", {"identity_id": identity_id})).result["owner_id"]
+    directory = f"trstctl.evt.{issuer.tenant}.owner_directory.owners"
+    before = (await issuer.store.load(directory)).last_seq
+    with pytest.raises(CommandError) as caught:
+        await issuer.call("delete_owner", {"owner_id": owner_id})
+    assert caught.value.code == "owner_in_use"
+    assert caught.value.details == {"owner_id": owner_id, "identities": 1}
+    assert (await issuer.store.load(directory)).last_seq == before
+    for command in ("issue_certificate", "revoke_identity", "retire_identity"):
+        await issuer.call(command, {"identity_id": identity_id})
+    deleted = await issuer.call("delete_owner", {"owner_id": owner_id})
+    assert deleted.result["deleted"] is True
+
+
 async def test_crl_numbers_increase(issuer: Issuer) -> None:
     """Each CRL carries a larger CRL number than the one before."""
     await issuer.call("initialize_ca", {})

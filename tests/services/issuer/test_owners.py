@@ -6,8 +6,15 @@ import pytest
 from trstctl.issuer import events as ev
 from trstctl.issuer.commands import CreateOwner, DeleteOwner, UpdateOwner
 from trstctl.issuer.domain import Decision, OwnerDirectory, decide_owner, evolve_owner
-from trstctl.issuer.errors import IdempotencyKeyReused, OwnerExists, OwnerNameTaken, OwnerNotFound
+from trstctl.issuer.errors import (
+    IdempotencyKeyReused,
+    OwnerExists,
+    OwnerInUse,
+    OwnerNameTaken,
+    OwnerNotFound,
+)
 from trstctl.issuer.events import OwnerKind
+from trstctl.issuer.owners import OwnerUsage
 
 
 def apply(state: OwnerDirectory, decision: Decision) -> OwnerDirectory:
@@ -92,3 +99,43 @@ def test_create_replay_and_key_reuse() -> None:
     assert decide_owner(state, cmd).replayed
     with pytest.raises(IdempotencyKeyReused):
         decide_owner(state, DeleteOwner(owner_id="o1", idempotency_key="k"))
+
+
+def test_an_owner_with_live_identities_is_not_deleted() -> None:
+    """delete_owner with identities that are not retired is owner_in_use, nothing decided."""
+    state = created("web")
+    with pytest.raises(OwnerInUse) as caught:
+        decide_owner(state, DeleteOwner(owner_id="o0"), live_identities=2)
+    assert caught.value.code == "owner_in_use"
+    assert caught.value.details == {"owner_id": "o0", "identities": 2}
+    assert decide_owner(state, DeleteOwner(owner_id="o0"), live_identities=0).events
+
+
+def _requested(identity_id: str, owner_id: str) -> ev.IdentityRequested:
+    return ev.IdentityRequested(
+        identity_id=identity_id,
+        kind=ev.IdentityKind.X509_CERTIFICATE,
+        owner_id=owner_id,
+        profile="default",
+        common_name=None,
+        dns_names=("a.example.com",),
+        ip_addresses=(),
+    )
+
+
+def test_owner_usage_counts_identities_until_they_are_retired() -> None:
+    """Requested identities count for their owner; a retired one stops counting; the
+    fold gives the same whether events come at once or one by one."""
+    events = [
+        _requested("i1", "o1"),
+        _requested("i2", "o1"),
+        _requested("i3", "o2"),
+        ev.IdentityRetired(identity_id="i1"),
+        ev.IdentityRetired(identity_id="i3"),
+    ]
+    at_once = OwnerUsage().evolve_all(events)
+    one_by_one = OwnerUsage()
+    for event in events:
+        one_by_one = one_by_one.evolve_all([event])
+    assert at_once == one_by_one
+    assert at_once.live == {"o1": 1}

@@ -41,6 +41,12 @@ class OwnerExists(IssuerError):
     code = "owner_exists"
 
 
+class OwnerInUse(IssuerError):
+    """An owner still named by identities that are not retired cannot be deleted."""
+
+    code = "owner_in_use"
+
+
 class IdentityNotFound(IssuerError):
     code = "identity_not_found"
 

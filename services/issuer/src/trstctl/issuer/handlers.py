@@ -17,6 +17,7 @@ from trstctl.events.envelope import EventContext
 from trstctl.events.errors import InvalidCommand
 from trstctl.events.ports import CommandHandler, CommandRequest, CommandResult, EventStore
 from trstctl.events.repository import Repository
+from trstctl.events.subjects import aggregate_events
 from trstctl.issuer import events as ev
 from trstctl.issuer.cas import TenantCas
 from trstctl.issuer.commands import (
@@ -42,7 +43,8 @@ from trstctl.issuer.domain import (
     will_sign,
 )
 from trstctl.issuer.errors import CaNotInitialized, IdentityNotFound, ProfileNotFound
-from trstctl.issuer.owners import OwnerDirectory, decide_owner, evolve_owner
+from trstctl.issuer.folds import CaughtUpFold
+from trstctl.issuer.owners import OwnerDirectory, OwnerUsage, decide_owner, evolve_owner
 from trstctl.issuer.revocations import Revocations
 from trstctl.issuer.tenant import ProfileState, decide_profile, effective_profile, evolve_profile
 from trstctl.issuer.views import (
@@ -112,6 +114,9 @@ class IssuerHandlers:
             store, aggregate=ev.PROFILE, initial=ProfileState, evolve=evolve_profile
         )
         self.revocations = Revocations(store)
+        self._owner_usage: CaughtUpFold[OwnerUsage] = CaughtUpFold(
+            store, lambda usage, events: usage.evolve_all(events)
+        )
 
     def handlers(self) -> Mapping[str, CommandHandler]:
         """Wire name → handler, for ``CommandBus.serve("issuer", ...)``."""
@@ -143,10 +148,15 @@ class IssuerHandlers:
     ) -> CommandHandler:
         async def handle(request: CommandRequest) -> CommandResult:
             command = _parse(model, request)
+            live = (
+                await self._live_identities(request.tenant, command.owner_id)
+                if isinstance(command, DeleteOwner)
+                else 0
+            )
             done = await self.owners.execute(
                 request.tenant,
                 ev.OWNER_DIRECTORY_ID,
-                lambda state: decide_owner(state, command),
+                lambda state: decide_owner(state, command, live_identities=live),
                 _context(request),
             )
             owner = done.state.owners.get(command.owner_id)
@@ -160,6 +170,15 @@ class IssuerHandlers:
             return CommandResult(result, done.last_seq)
 
         return handle
+
+    async def _live_identities(self, tenant: str, owner_id: str) -> int:
+        """Identities of the owner that are not retired, as of the end of the stream now.
+        (An identity another replica requests for this owner while the delete is being
+        appended can slip past: the window is one append.)"""
+        usage = await self._owner_usage.current(
+            tenant, aggregate_events(ev.IDENTITY, tenant), OwnerUsage
+        )
+        return usage.live.get(owner_id, 0)
 
     async def list_owners(self, request: CommandRequest) -> CommandResult:
         loaded = await self.owners.load(request.tenant, ev.OWNER_DIRECTORY_ID, cached=False)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from trstctl.events.registry import EventData
 from trstctl.issuer import events as ev
 from trstctl.issuer.commands import CreateOwner, DeleteOwner, UpdateOwner
 from trstctl.issuer.decision import Decision, IdempotencyRecord, remember, replayed
-from trstctl.issuer.errors import OwnerExists, OwnerNameTaken, OwnerNotFound
+from trstctl.issuer.errors import OwnerExists, OwnerInUse, OwnerNameTaken, OwnerNotFound
 
 # Names are unique per tenant, and uniqueness across aggregates cannot be checked
 # atomically on an append-only log. So all owners of a tenant form one aggregate (the
@@ -43,10 +43,39 @@ def owner_name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+@dataclass(frozen=True)
+class OwnerUsage:
+    """How many identities that are not retired name each owner, folded from a tenant's
+    identity events (requested: +1, retired: -1). ``delete_owner`` consults it."""
+
+    live: Mapping[str, int] = field(default_factory=dict)
+    owner_of: Mapping[str, str] = field(default_factory=dict)  # live identity -> owner
+
+    def evolve_all(self, events: Iterable[EventData]) -> OwnerUsage:
+        """Fold identity events in order, copying the counts once per call."""
+        live, owner_of = dict(self.live), dict(self.owner_of)
+        for event in events:
+            if isinstance(event, ev.IdentityRequested):
+                owner_of[event.identity_id] = event.owner_id
+                live[event.owner_id] = live.get(event.owner_id, 0) + 1
+            elif isinstance(event, ev.IdentityRetired):
+                owner = owner_of.pop(event.identity_id, None)
+                if owner is not None:
+                    live[owner] -= 1
+                    if not live[owner]:
+                        del live[owner]
+        return OwnerUsage(live, owner_of)
+
+
 def decide_owner(
-    state: OwnerDirectory, command: CreateOwner | UpdateOwner | DeleteOwner
+    state: OwnerDirectory,
+    command: CreateOwner | UpdateOwner | DeleteOwner,
+    *,
+    live_identities: int = 0,
 ) -> Decision:
-    """Create, update or delete an owner; a name is taken while any other owner has it."""
+    """Create, update or delete an owner; a name is taken while any other owner has it,
+    and an owner is deleted only once no identity that is not retired names it
+    (``live_identities``: how many do, for a ``DeleteOwner``)."""
     if isinstance(command, CreateOwner):
         if replayed(state.idempotency, command, ev.OwnerCreated.event_type):
             return Decision(replayed=True)
@@ -75,6 +104,13 @@ def decide_owner(
     if owner is None:
         raise OwnerNotFound(f"no owner {command.owner_id}", owner_id=command.owner_id)
     if isinstance(command, DeleteOwner):
+        if live_identities:
+            raise OwnerInUse(
+                f"owner {owner.name!r} still has {live_identities} identities that are not "
+                "retired; retire them first",
+                owner_id=owner.owner_id,
+                identities=live_identities,
+            )
         return Decision(
             (ev.OwnerDeleted(owner_id=owner.owner_id, name=owner.name, **command.idempotency()),)
         )
