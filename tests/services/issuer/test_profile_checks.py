@@ -301,6 +301,7 @@ def test_a_der_csr_is_checked_like_a_pem_one(ctx_for: Ctx, csr_factory: CsrFacto
     ("fields", "message"),
     [
         ({"csr_der": "not base64!"}, "standard base64"),
+        ({"csr_der": "é"}, "standard base64"),
         ({"csr_der": "AAAA", "csr_pem": "-----BEGIN"}, "not both"),
     ],
 )

@@ -9,7 +9,6 @@ stays deterministic: the id is part of the command, not invented inside.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from typing import Annotated, Any, Self
 
@@ -121,7 +120,7 @@ class _Issue(Command):
         if value is not None:
             try:
                 base64.b64decode(value, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or text that is not even ASCII
                 raise ValueError("csr_der must be standard base64 of a DER CSR") from None
         return value
 
@@ -130,6 +129,11 @@ class _Issue(Command):
         if self.csr_pem is not None and self.csr_der is not None:
             raise ValueError("give the CSR once: csr_pem or csr_der, not both")
         return self
+
+    @property
+    def has_csr(self) -> bool:
+        """Whether a CSR was sent (else the issuer generates the key)."""
+        return self.csr_pem is not None or self.csr_der is not None
 
     @property
     def csr(self) -> str | bytes | None:

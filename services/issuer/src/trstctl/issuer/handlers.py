@@ -87,7 +87,7 @@ def _context(request: CommandRequest) -> EventContext:
 def _generates_rsa_key(command: IdentityCommand, ctx: IdentityContext) -> bool:
     """RSA key generation takes up to a second: that decision runs in a worker thread so
     the event loop keeps serving. (P-256 signing is faster than the hand-off: measured.)"""
-    if not isinstance(command, IssueCertificate | CompleteRenewal) or command.csr is not None:
+    if not isinstance(command, IssueCertificate | CompleteRenewal) or command.has_csr:
         return False
     algorithm = command.key_algorithm or (
         ctx.profile.generated_key_algorithm if ctx.profile is not None else None
