@@ -114,9 +114,7 @@ class IssuerHandlers:
             store, aggregate=ev.PROFILE, initial=ProfileState, evolve=evolve_profile
         )
         self.revocations = Revocations(store)
-        self._owner_usage: CaughtUpFold[OwnerUsage] = CaughtUpFold(
-            store, lambda usage, events: usage.evolve_all(events)
-        )
+        self._owner_usage = CaughtUpFold(store, OwnerUsage.evolve_all)
 
     def handlers(self) -> Mapping[str, CommandHandler]:
         """Wire name → handler, for ``CommandBus.serve("issuer", ...)``."""

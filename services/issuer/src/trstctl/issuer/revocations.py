@@ -8,11 +8,9 @@ is never rescanned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from trstctl.events.ports import EventStore
-from trstctl.events.registry import EventData
 from trstctl.events.subjects import aggregate_events
 from trstctl.issuer import events as ev
 from trstctl.issuer.ca import TenantCa
@@ -20,15 +18,11 @@ from trstctl.issuer.folds import CaughtUpFold
 from trstctl.issuer.revocation import RevocationIndex, answer_ocsp, build_crl
 
 
-def _fold(index: RevocationIndex, events: Sequence[EventData]) -> RevocationIndex:
-    return index.evolve_all(events)
-
-
 class Revocations:
     """CRLs and OCSP answers from an up-to-date revocation index per issuing CA."""
 
     def __init__(self, store: EventStore) -> None:
-        self._indexes: CaughtUpFold[RevocationIndex] = CaughtUpFold(store, _fold)
+        self._indexes = CaughtUpFold(store, RevocationIndex.evolve_all)
 
     async def index(self, ca: TenantCa) -> RevocationIndex:
         """The CA's index, caught up with the stream."""
